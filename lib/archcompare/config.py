@@ -1,0 +1,144 @@
+"""One frozen, validated configuration per run.
+
+Every field is a plain value, so a config round-trips through JSON and YAML and can be stored
+with every artifact (history, checkpoint, summary). Validation happens in ``__post_init__``:
+a bad value raises :class:`ConfigError` naming the field, the value and what is allowed,
+before any data is read or any model is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+class ArchCompareError(Exception):
+    """Base class of the errors this package raises on bad input; the CLI prints them in one line."""
+
+
+class ConfigError(ArchCompareError, ValueError):
+    """A run configuration field has a value that is not allowed."""
+
+
+# Allowed values of the enumerated fields. Architectures live in models.py (the registry), dataset
+# schemes in data.py; they are checked there through the same error type.
+RECIPES = ("blog", "standard", "none")
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+STEMS = ("cifar", "imagenet")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a training run's result.
+
+    Display and bookkeeping options (progress bars, resuming) are arguments of ``train`` instead:
+    changing them does not change what is computed.
+    """
+
+    arch: str = "resnet50"  # a name from archcompare.models.ARCHITECTURES
+    stem: str = "cifar"  # cifar: 3x3 stride-1 conv, no max-pool; imagenet: torchvision's 7x7/2 + pool
+    dataset: str = "cifar10"  # cifar10 | cifar100 | imagefolder:<path with train/ and test/>
+    data_dir: str = "data"  # where torchvision downloads CIFAR and where decoded arrays are cached
+    train_per_class: int = 0  # stratified subset of the training split; 0 = all images
+    test_per_class: int = 0  # stratified subset of the test split; 0 = all images
+    recipe: str = "standard"  # augmentation: blog (flip, rotate 10, normalize 0.5) | standard | none
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"  # sgd | adamw
+    lr: float = 0.1  # peak learning rate
+    momentum: float = 0.9  # SGD momentum; AdamW's beta1
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # constant | step | cosine | onecycle
+    warmup_epochs: float = 0.0  # linear warm-up from 0; onecycle: length of its rising phase
+    label_smoothing: float = 0.0
+    precision: str = "auto"  # auto: bf16 where the device computes it natively, else fp32
+    channels_last: bool = True
+    compile: bool = False  # torch.compile the model (pays off on CUDA for long runs)
+    seed: int = 0
+    device: str = "auto"  # auto: cuda when available, else cpu
+    deterministic: bool = False  # deterministic kernels; on CPU makes resumed runs bit-identical
+    output_dir: str = "outputs/run"  # the run directory: history, checkpoint, summary, predictions
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        _check_choice("recipe", self.recipe, RECIPES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("device", self.device, DEVICES)
+        _check_choice("stem", self.stem, STEMS)
+        from .models import ARCHITECTURES  # late import: models imports torch, config does not
+
+        _check_choice("arch", self.arch, tuple(ARCHITECTURES))
+        from .data import check_dataset_spec
+
+        check_dataset_spec(self.dataset)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: it must be a positive integer")
+        for name in ("train_per_class", "test_per_class", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: it must be 0 or more")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr!r} is not allowed: it must be a positive number")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum={self.momentum!r} is not allowed: it must be in [0, 1)")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ConfigError("nesterov=True is only allowed with optimizer='sgd' and momentum > 0")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay={self.weight_decay!r} is not allowed: it must be 0 or more")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise ConfigError(
+                f"warmup_epochs={self.warmup_epochs!r} is not allowed: it must be in [0, epochs={self.epochs}]"
+            )
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing={self.label_smoothing!r} is not allowed: it must be in [0, 1)")
+        if not self.data_dir:
+            raise ConfigError("data_dir='' is not allowed: it must name a directory")
+        if not self.output_dir:
+            raise ConfigError("output_dir='' is not allowed: it must name a directory")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
+        """Build a config from a mapping, refusing keys that are not config fields."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown parameter {unknown[0]!r}: allowed parameters are {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        width = max(len(f.name) for f in fields(self))
+        return "\n".join(f"{f.name:<{width}}  {getattr(self, f.name)!r}" for f in fields(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not allowed: choose one of {', '.join(allowed)}")
+
+
+def _check_types(config: RunConfig) -> None:
+    """Refuse values of the wrong type (YAML and notebooks make '1e-3' strings and 1.0 floats easy)."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        expected = {"str": str, "int": int, "float": (int, float), "bool": bool}[f.type]
+        # bool is an int subclass; an int field must not silently accept True.
+        wrong_bool = isinstance(value, bool) and f.type in ("int", "float")
+        if wrong_bool or not isinstance(value, expected):
+            raise ConfigError(f"{f.name}={value!r} is not allowed: it must be of type {f.type}")

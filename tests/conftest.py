@@ -1,0 +1,104 @@
+"""Shared fixtures: small generated datasets and real (tiny) training runs.
+
+Nothing here downloads anything: every dataset is generated on the fly, in the layouts the
+package reads (ImageFolder and torchvision's CIFAR python pickles).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from archcompare.config import RunConfig
+from archcompare.training import train
+
+# Keep the test process to the machine's cores without oversubscribing when pytest runs alone.
+os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+
+COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+
+def make_imagefolder(
+    root: Path,
+    train_per_class: int = 12,
+    test_per_class: int = 6,
+    size: tuple[int, int] = (16, 16),
+    mode: str = "RGB",
+    seed: int = 0,
+    classes: dict[str, tuple[int, int, int]] = COLOURS,
+) -> Path:
+    """An easily separable dataset: each class is a colour plus noise; PNG files in ImageFolder layout."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train_per_class), ("test", test_per_class)):
+        for name, colour in classes.items():
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                noise = rng.integers(-40, 40, size=(size[1], size[0], 3))
+                pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).convert(mode).save(folder / f"{i:04d}.png")
+    return root
+
+
+def make_cifar_folder(data_dir: Path, train_per_batch: int = 20, test_count: int = 30, seed: int = 0) -> Path:
+    """torchvision's ``cifar-10-batches-py`` layout with random pixels and every class present."""
+    rng = np.random.default_rng(seed)
+    folder = data_dir / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+
+    def batch(count: int) -> dict:
+        labels = [i % 10 for i in range(count)]
+        data = rng.integers(0, 256, size=(count, 3 * 32 * 32), dtype=np.uint8)
+        return {"data": data, "labels": labels}
+
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(train_per_batch)))
+    (folder / "test_batch").write_bytes(pickle.dumps(batch(test_count)))
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def separable_folder(tmp_path_factory) -> Path:
+    return make_imagefolder(tmp_path_factory.mktemp("separable"), train_per_class=32, test_per_class=16)
+
+
+def tiny_config(folder: Path, tmp: Path, **overrides) -> RunConfig:
+    """A run that takes seconds on a CPU: ResNet-18 on 16x16 images, fp32, deterministic."""
+    values = dict(
+        arch="resnet18",
+        dataset=f"imagefolder:{folder}",
+        data_dir=str(tmp / "data"),
+        recipe="standard",
+        epochs=2,
+        batch_size=16,
+        lr=0.05,
+        schedule="cosine",
+        precision="fp32",
+        device="cpu",
+        deterministic=True,
+        output_dir=str(tmp / "run"),
+    )
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, separable_folder) -> Path:
+    """Real runs of both headline architectures, two seeds each, on 8x8 images: a runs directory."""
+    root = tmp_path_factory.mktemp("tiny-runs")
+    folder = make_imagefolder(root / "images", train_per_class=10, test_per_class=8, size=(8, 8))
+    runs = root / "runs"
+    for arch in ("resnet50", "resnext50_32x4d"):
+        for seed in (0, 1):
+            config = tiny_config(
+                folder, root, arch=arch, seed=seed, epochs=2, batch_size=10, output_dir=str(runs / f"{arch}-seed{seed}")
+            )
+            train(config, progress="none", log=lambda message: None)
+    return runs
