@@ -106,6 +106,10 @@ class RunConfig:
             raise ConfigError("output_dir='' is not allowed: it must name a directory")
 
     @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
         """Build a config from a mapping, refusing keys that are not config fields."""
         known = {f.name for f in fields(cls)}

@@ -161,14 +161,18 @@ class Run:
     resumed_from_epoch: int | None = None
 
 
-def prepare_run(config: RunConfig, log: Callable[[str], None] = print) -> Run:
-    """Everything before the first step: device, data, model, optimizer (validated, in that order)."""
+def prepare_run(config: RunConfig, log: Callable[[str], None] = print, dataset: datamod.Dataset | None = None) -> Run:
+    """Everything before the first step: device, data, model, optimizer (validated, in that order).
+
+    ``dataset`` replaces loading ``config.dataset`` (the benchmark passes generated images).
+    """
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     check_writable(Path(config.output_dir))
     configure_determinism(config.deterministic, device)
 
-    dataset = datamod.load_dataset(config.dataset, config.data_dir, log=log)
+    if dataset is None:
+        dataset = datamod.load_dataset(config.dataset, config.data_dir, log=log)
     dataset = datamod.stratified_subset(dataset, config.train_per_class, config.test_per_class)
     mean, std = datamod.normalization_stats(config.recipe, dataset.train_images)
     dataset = dataset.to(device)  # the whole dataset stays resident as uint8 (150 MB for CIFAR-10)
@@ -303,22 +307,10 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
     model.train()
     for step in range(steps):
         index = order[step * config.batch_size : (step + 1) * config.batch_size]
-        batch_labels = labels[index]
-        params = datamod.draw_augment_params(config.recipe, len(index), run.generator)
-        x = datamod.normalize(datamod.augment(images[index], params), run.mean, run.std)
-        x = x.contiguous(memory_format=memory_format)
-        with autocast(device, run.precision):
-            logits = model(x)
-            loss = F.cross_entropy(logits, batch_labels, label_smoothing=config.label_smoothing)
-        run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(loss).backward()
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
-        lr = run.scheduler.get_last_lr()[0]  # the rate this step used (a Python float: no sync)
-        run.scheduler.step()
-        loss_sum += loss.detach().float() * len(index)
-        correct += (logits.detach().argmax(1) == batch_labels).sum()
-        if step == 0 and epoch == 1 + (run.resumed_from_epoch or 0):
+        loss, correct_in_batch, lr = train_step(run, model, images, labels, index, memory_format)
+        loss_sum += loss * len(index)
+        correct += correct_in_batch
+        if step == 0 and steps > 1 and epoch == 1 + (run.resumed_from_epoch or 0):
             # The first step of a process pays for one-time setup (kernel selection, compilation):
             # the throughput figures start after it.
             timer.restart()
@@ -349,6 +341,33 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
         "eval_seconds": evaluation.seconds,
     }
     return row, evaluation
+
+
+def train_step(
+    run: Run,
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    index: torch.Tensor,
+    memory_format: torch.memory_format,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One optimizer step on ``images[index]``; returns the loss and correct count (on the device) and the lr."""
+    config, device = run.config, run.device
+    batch_labels = labels[index]
+    params = datamod.draw_augment_params(config.recipe, len(index), run.generator)
+    x = datamod.normalize(datamod.augment(images[index], params), run.mean, run.std)
+    x = x.contiguous(memory_format=memory_format)
+    with autocast(device, run.precision):
+        logits = model(x)
+        loss = F.cross_entropy(logits, batch_labels, label_smoothing=config.label_smoothing)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    lr = run.scheduler.get_last_lr()[0]  # the rate this step used (a Python float: no sync)
+    run.scheduler.step()
+    correct = (logits.detach().argmax(1) == batch_labels).sum()
+    return loss.detach().float(), correct, lr
 
 
 def evaluate(run: Run, model: nn.Module) -> Evaluation:

@@ -1,0 +1,72 @@
+# ResNet-50 vs ResNeXt-50 (32x4d) on CIFAR-10. `make help` lists the targets.
+#
+# `make report` first plans the profile (validates it, marks out-of-date runs by content), then a
+# second make builds each missing run directory and the report; -j runs independent runs in parallel.
+
+PROFILE ?= quick
+DATA ?=
+OUTPUTS ?= outputs
+PYTHON ?= python3
+
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PROFILE_DIR := $(OUTPUTS)/$(PROFILE)
+RUN_LIST := $(PROFILE_DIR)/runs.txt
+RUNS = $(shell cat $(RUN_LIST) 2>/dev/null)
+SUMMARIES = $(foreach run,$(RUNS),$(PROFILE_DIR)/runs/$(run)/summary.json)
+export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
+
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.PHONY: help install report runs bench test lint clean lab _runs _report
+
+help:  ## list the targets
+	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(INSTALLED)  ## create .venv with the pinned packages, this package and the Jupyter kernel
+
+$(INSTALLED): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name archcompare --display-name "Python (archcompare)" >/dev/null
+	touch $@
+
+report: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs, then render outputs/PROFILE/report.html
+	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --runs-file $(RUN_LIST)
+	@$(MAKE) --no-print-directory _report
+
+runs: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs only
+	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --runs-file $(RUN_LIST)
+	@$(MAKE) --no-print-directory _runs
+
+_runs: $(SUMMARIES)
+
+_report: $(SUMMARIES)
+	@$(PY) -m archcompare.cli render '$(PROFILE)'
+
+# One run: train.ipynb executed by papermill. summary.json is written last, so it exists only
+# when the run finished; a failed run leaves no summary.json and Make tries it again next time.
+$(PROFILE_DIR)/runs/%/summary.json:
+	@$(PY) -m archcompare.cli run $(@D)
+
+bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/)
+	@$(PY) -m archcompare.cli bench
+
+test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
+	$(PY) -m pytest
+
+lint: $(INSTALLED)  ## ruff on the package, tests and notebooks
+	$(VENV)/bin/ruff check lib tests notebooks
+	$(VENV)/bin/ruff format --check lib tests notebooks
+
+clean:  ## remove one profile's outputs: make clean PROFILE=<name> (PROFILE must be given)
+ifneq ($(origin PROFILE),command line)
+	@echo "error: name the profile whose outputs to remove, e.g. make clean PROFILE=smoke" >&2; exit 2
+endif
+	rm -rf -- '$(PROFILE_DIR)'
+
+lab: $(INSTALLED)  ## open the notebooks in JupyterLab with the project's kernel
+	$(VENV)/bin/jupyter lab notebooks/

@@ -1,0 +1,283 @@
+"""``make bench``: the blog post's training loop against this package's, on the same machine.
+
+Both loops train on the same generated 32x32 images (throughput does not depend on pixel values)
+in one process. Measurements interleave the loops (blog, project at batch 32, project at the
+default batch), repeat that several times after a warm-up, and report medians, so that a drift
+in machine speed affects every loop alike.
+
+Writes ``outputs/bench/bench.json`` and ``outputs/bench/bench.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision.transforms as T
+from torch.utils.data import DataLoader
+
+from .config import RunConfig
+from .data import Dataset
+from .models import build_model, count_macs
+from .provenance import environment, now, write_atomic, write_json
+from .training import AUTOCAST_DTYPES, evaluate, prepare_run, resolve_device, resolve_precision, train_step
+
+ARCHS = ("resnet50", "resnext50_32x4d")
+BLOG_BATCH = 32
+NUM_CLASSES = 10
+
+
+def synthetic_dataset(train: int, test: int, seed: int = 0) -> Dataset:
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        return images, torch.arange(n) % NUM_CLASSES
+
+    train_images, train_labels = split(train)
+    test_images, test_labels = split(test)
+    classes = tuple(f"class{i}" for i in range(NUM_CLASSES))
+    return Dataset("synthetic", classes, train_images, train_labels, test_images, test_labels, "synthetic")
+
+
+class _BlogImages(torch.utils.data.Dataset):
+    """Like torchvision's CIFAR10: a uint8 array, one PIL image per item, transforms per image."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        from PIL import Image
+
+        self.images = [Image.fromarray(a) for a in images.permute(0, 2, 3, 1).numpy()]
+        self.labels = labels.tolist()
+        # The blog post's transforms, verbatim.
+        self.transform = T.Compose(
+            [
+                T.RandomHorizontalFlip(),
+                T.RandomRotation(10),
+                T.ToTensor(),
+                T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+            ]
+        )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+class BlogLoop:
+    """The blog's loop: DataLoader(batch 32, shuffle, 2 workers), fp32, contiguous, loss.item() each step."""
+
+    def __init__(self, arch: str, dataset: Dataset, device: torch.device):
+        torch.manual_seed(0)
+        self.device = device
+        self.model = build_model(arch, NUM_CLASSES).to(device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.001, momentum=0.9)
+        loader = DataLoader(
+            _BlogImages(dataset.train_images, dataset.train_labels),
+            batch_size=BLOG_BATCH,
+            shuffle=True,
+            num_workers=2,
+            persistent_workers=True,
+        )
+        self.loader = loader
+        self.batches = iter(loader)
+
+    def step(self) -> None:
+        try:
+            inputs, labels = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            inputs, labels = next(self.batches)
+        inputs, labels = inputs.to(self.device), labels.to(self.device)
+        self.optimizer.zero_grad()
+        loss = F.cross_entropy(self.model(inputs), labels)
+        loss.backward()
+        self.optimizer.step()
+        loss.item()  # the tutorial's `running_loss += loss.item()`: a host sync every step
+
+
+class ProjectLoop:
+    """This package's training step (train_step), at a given batch size, with its defaults."""
+
+    def __init__(self, arch: str, dataset: Dataset, batch_size: int, device: torch.device, workdir: Path):
+        config = RunConfig(arch=arch, batch_size=batch_size, device=device.type, output_dir=str(workdir))
+        self.run = prepare_run(config, log=lambda message: None, dataset=dataset)
+        self.images, self.labels = self.run.dataset.train_images, self.run.dataset.train_labels
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.batch_size = batch_size
+        self.position = 0
+
+    def step(self) -> None:
+        count = len(self.labels)
+        index = torch.arange(self.position, self.position + self.batch_size, device=self.run.device) % count
+        self.position = (self.position + self.batch_size) % count
+        train_step(self.run, self.run.model, self.images, self.labels, index, self.memory_format)
+
+    def sync(self) -> None:
+        # train_step never waits for the device; reading a parameter does.
+        next(self.run.model.parameters()).sum().item()
+
+
+def _images_per_second(loop: Any, batch: int, steps: int, device: torch.device) -> float:
+    sync = getattr(loop, "sync", lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        loop.step()
+    sync()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, log: Callable[[str], None]) -> float:
+    """Best FLOP/s of square matmuls in ``dtype``: the ceiling the training loop is compared with."""
+    sizes = (4096, 8192) if device.type == "cuda" else (1024, 2048)
+    best = 0.0
+    for n in sizes:
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        repeats = 20 if device.type == "cuda" else 4
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = max(best, repeats * 2 * n**3 / (time.perf_counter() - start))
+    log(f"matmul peak ({dtype}): {best / 1e12:.3f} TFLOP/s")
+    return best
+
+
+def bench_architecture(
+    arch: str, device: torch.device, default_batch: int, repeats: int, steps: dict[str, int], log
+) -> dict[str, Any]:
+    train_images = max(default_batch, BLOG_BATCH) * 8
+    dataset = synthetic_dataset(train=train_images, test=1000)
+    with tempfile.TemporaryDirectory() as workdir:
+        loops = {
+            "blog_loop": (BlogLoop(arch, dataset, device), BLOG_BATCH),
+            "project_loop": (ProjectLoop(arch, dataset, BLOG_BATCH, device, Path(workdir)), BLOG_BATCH),
+            "project_loop_default_batch": (
+                ProjectLoop(arch, dataset, default_batch, device, Path(workdir)),
+                default_batch,
+            ),
+        }
+        for name, (loop, batch) in loops.items():  # warm-up: kernel selection, worker start-up
+            _images_per_second(loop, batch, steps["warmup"], device)
+        samples: dict[str, list[float]] = {name: [] for name in loops}
+        for repeat in range(repeats):
+            for name, (loop, batch) in loops.items():
+                samples[name].append(_images_per_second(loop, batch, steps[name], device))
+            log(f"{arch} repeat {repeat + 1}/{repeats}: " + ", ".join(f"{n} {s[-1]:.1f}" for n, s in samples.items()))
+        project = loops["project_loop"][0]
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        evaluate(project.run, project.run.model)  # warm-up
+        evaluation = evaluate(project.run, project.run.model)
+        peak_memory = (
+            torch.cuda.max_memory_allocated(device)
+            if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        )
+        macs = count_macs(project.run.model, (3, 32, 32))
+        del loops
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    return {
+        **medians,
+        "samples": samples,
+        "speedup": medians["project_loop"] / medians["blog_loop"],
+        "default_batch": default_batch,
+        "macs": macs,
+        # Training FLOPs per image: forward + backward = 3x the forward pass (2 FLOPs per MAC).
+        "train_flops_per_image": 3 * 2 * macs,
+        "eval_images_per_second": len(dataset.test_labels) / evaluation.seconds,
+        "peak_memory_bytes": peak_memory,
+    }
+
+
+def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    device = resolve_device("auto")
+    precision = resolve_precision("auto", device)
+    dtype = AUTOCAST_DTYPES.get(precision, torch.float32)
+    default_batch = RunConfig().batch_size
+    if device.type == "cuda":
+        steps = {"warmup": 10, "blog_loop": 50, "project_loop": 50, "project_loop_default_batch": 20}
+        repeats = 5
+    else:
+        steps = {"warmup": 1, "blog_loop": 4, "project_loop": 6, "project_loop_default_batch": 2}
+        repeats = 3
+    if quick:  # for the test suite: checks the machinery, measures nothing
+        steps = {name: 1 for name in steps}
+        repeats = 1
+    log(f"benchmark on {device} ({precision}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    peak = matmul_peak(device, dtype, log)
+    results = {}
+    for arch in ARCHS:
+        result = bench_architecture(arch, device, default_batch, repeats, steps, log)
+        result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
+        result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
+        results[arch] = result
+    report = {
+        "created": now(),
+        "device": str(device),
+        "device_name": environment(device)["device_name"],
+        "dtype": precision,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "matmul_peak_flops": peak,
+        "repeats": repeats,
+        "steps": steps,
+        "architectures": results,
+        "env": environment(device),
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json(output_dir / "bench.json", report)
+    table = markdown_table(report)
+    write_atomic(output_dir / "bench.md", lambda f: f.write(table))
+    log(table)
+    return report
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"Device: {report['device_name']} ({report['device']}), {report['threads']} threads; "
+        f"torch {report['torch']}; project loop in {report['dtype']}; "
+        f"matmul peak {report['matmul_peak_flops'] / 1e12:.3f} TFLOP/s; "
+        f"medians of {report['repeats']} interleaved repeats; {report['created']}.",
+        "",
+        "| architecture | blog loop, batch 32 (img/s) | project loop, batch 32 (img/s) | speedup "
+        "| project loop, batch {b} (img/s) | of matmul peak | eval (img/s) | peak memory (GB) |".format(
+            b=next(iter(report["architectures"].values()))["default_batch"]
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arch, r in report["architectures"].items():
+        lines.append(
+            f"| {arch} | {r['blog_loop']:.1f} | {r['project_loop']:.1f} | {r['speedup']:.2f}x "
+            f"| {r['project_loop_default_batch']:.1f} | {r['fraction_of_matmul_peak']:.0%} "
+            f"| {r['eval_images_per_second']:.0f} | {r['peak_memory_bytes'] / 1e9:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="benchmark the blog's loop against this package's")
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path(os.environ.get("ARCHCOMPARE_OUTPUTS", "outputs")) / "bench"
+    )
+    args = parser.parse_args(argv)
+    run_benchmark(args.output_dir)

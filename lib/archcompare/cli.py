@@ -1,0 +1,64 @@
+"""Command line for the Makefile: ``python -m archcompare.cli <step> ...``.
+
+Errors the user can fix (bad profile, bad DATA, missing data, a failed run) are printed as one
+line, ``error: ...``, with exit status 2 and no traceback; bugs still show their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from .config import ArchCompareError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="archcompare", description=__doc__.splitlines()[0])
+    steps = parser.add_subparsers(dest="step", required=True)
+    plan = steps.add_parser("plan", help="validate a profile and DATA; mark out-of-date runs")
+    plan.add_argument("profile")
+    plan.add_argument("--data", default="", help="dataset spec overriding the profile's (Make's DATA)")
+    plan.add_argument("--runs-file", type=Path, help="also write the planned run names here, one a line")
+    run = steps.add_parser("run", help="execute train.ipynb for one planned run directory")
+    run.add_argument("directory", type=Path)
+    render = steps.add_parser("render", help="execute compare.ipynb and write report.html")
+    render.add_argument("profile")
+    steps.add_parser("bench", help="benchmark the blog's loop against the project's")
+    args = parser.parse_args(argv)
+
+    from . import pipeline
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # a killed job stops like Ctrl-C: cleanly, saying how to go on
+    try:
+        if args.step == "plan":
+            planned = pipeline.plan(args.profile, args.data or None)
+            if args.runs_file:
+                args.runs_file.write_text("".join(f"{run.name}\n" for run in planned))
+        elif args.step == "run":
+            pipeline.execute_run(args.directory)
+        elif args.step == "render":
+            pipeline.render(args.profile)
+        elif args.step == "bench":
+            from .bench import main as bench_main
+
+            bench_main([])
+    except ArchCompareError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "error: interrupted; finished epochs are checkpointed, and running the same make command "
+            "again resumes from them",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,414 @@
+"""The comparison report: loading run directories, its tables, statistics, text, figures and notebook."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
+
+from archcompare import report
+from archcompare.metrics import mean_confidence_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"
+RUN_NAMES = ["resnet50-seed0", "resnet50-seed1", "resnext50_32x4d-seed0", "resnext50_32x4d-seed1"]
+
+
+@pytest.fixture
+def profile(tmp_path, tiny_runs) -> Path:
+    """A profile directory holding a copy of the tiny runs (without checkpoints, which nothing here reads)."""
+    directory = tmp_path / "outputs" / "tiny"
+    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
+    return directory
+
+
+def read_summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def edit_summary(run: Path, **changes) -> None:
+    summary = read_summary(run)
+    for key, value in changes.items():
+        if key in ("config", "env"):
+            summary[key].update(value)
+        else:
+            summary[key] = value
+    (run / "summary.json").write_text(json.dumps(summary))
+
+
+def set_correct(run: Path, correct: np.ndarray) -> None:
+    """Rewrite a run's predictions so that exactly the images marked in ``correct`` are classified right."""
+    with np.load(run / "predictions.npz") as stored:
+        labels, probabilities = stored["labels"], stored["probabilities"]
+    classes = probabilities.shape[1]
+    predicted = np.where(correct, labels, (labels + 1) % classes)
+    np.savez(run / "predictions.npz", labels=labels, probabilities=np.eye(classes, dtype=np.float32)[predicted])
+    edit_summary(run, test_acc=float(correct.mean()))
+
+
+def write_plan(profile: Path, runs: list[str]) -> None:
+    plan = {
+        "profile": "tiny",
+        "description": "tiny test runs",
+        "data": "imagefolder:somewhere",
+        "architectures": ["resnet50", "resnext50_32x4d"],
+        "seeds": [0, 1],
+        "runs": runs,
+    }
+    (profile / "plan.json").write_text(json.dumps(plan))
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def test_load_runs_reads_every_complete_run(profile):
+    runs = report.load_runs(profile)
+    assert len(runs.complete) == 4 and runs.incomplete == () and runs.missing == ()
+    assert runs.architectures == ["resnet50", "resnext50_32x4d"]
+    for run in runs.complete:
+        summary = read_summary(run.directory)
+        assert (run.arch, run.seed) == (summary["arch"], summary["seed"])
+        assert list(run.history["epoch"]) == [1, 2]
+        assert run.probabilities.shape == (len(run.labels), summary["num_classes"])
+        assert run.correct.mean() == pytest.approx(summary["test_acc"])
+        assert run.papermill is None
+    assert report.warnings_markdown(runs) == ""
+
+
+def test_load_runs_takes_arch_and_seed_from_the_summary_not_the_directory_name(profile):
+    (profile / "runs" / "resnet50-seed0").rename(profile / "runs" / "first")
+    runs = report.load_runs(profile)
+    renamed = next(run for run in runs.complete if run.directory.name == "first")
+    assert (renamed.arch, renamed.seed) == ("resnet50", 0)
+
+
+def test_load_runs_refuses_two_directories_with_the_same_arch_and_seed(profile):
+    shutil.copytree(profile / "runs" / "resnet50-seed0", profile / "runs" / "copy")
+    with pytest.raises(report.ReportError, match="two run directories hold resnet50 seed 0"):
+        report.load_runs(profile)
+
+
+def test_a_directory_with_only_a_history_is_incomplete(profile):
+    unfinished = profile / "runs" / "resnet50-seed2"
+    unfinished.mkdir()
+    history = pd.read_csv(profile / "runs" / "resnet50-seed0" / "history.csv")
+    history.head(1).to_csv(unfinished / "history.csv", index=False)
+    (unfinished / "params.yaml").write_text("arch: resnet50\nseed: 2\nepochs: 2\n")
+
+    runs = report.load_runs(profile)
+    assert len(runs.complete) == 4
+    assert [(run.name, run.state) for run in runs.incomplete] == [
+        ("resnet50-seed2", "history through epoch 1 of 2, no checkpoint")
+    ]
+    warning = report.warnings_markdown(runs)
+    assert "Warning" in warning and "resnet50-seed2" in warning and "history through epoch 1 of 2" in warning
+
+
+def test_a_run_in_the_plan_without_a_directory_is_missing(profile):
+    write_plan(profile, [*RUN_NAMES, "resnext50_32x4d-seed7"])
+    runs = report.load_runs(profile)
+    assert runs.missing == ("resnext50_32x4d-seed7",)
+    assert runs.profile == "tiny"
+    assert "missing `resnext50_32x4d-seed7`" in report.warnings_markdown(runs)
+    assert "4 of 5 planned" in report.overview_markdown(runs)
+
+
+def test_a_profile_without_runs_or_plan_is_refused(tmp_path):
+    with pytest.raises(report.ReportError, match="nothing to report on"):
+        report.load_runs(tmp_path)
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def test_headline_table_summarises_each_architecture_from_its_summaries(profile):
+    table = report.headline_table(report.load_runs(profile)).set_index("architecture")
+    summaries = {name: read_summary(profile / "runs" / name) for name in RUN_NAMES}
+    seconds = {}
+    for arch in ("resnet50", "resnext50_32x4d"):
+        mine = [summaries[f"{arch}-seed{seed}"] for seed in (0, 1)]
+        accuracies = [100 * s["test_acc"] for s in mine]
+        row = table.loc[arch]
+        assert row["seeds"] == 2
+        assert row["test acc mean (%)"] == pytest.approx(np.mean(accuracies))
+        assert row["test acc std (%)"] == pytest.approx(np.std(accuracies, ddof=1))
+        assert row["test accuracy"] == f"{np.mean(accuracies):.2f} ± {np.std(accuracies, ddof=1):.2f} %"
+        assert row["params"] == mine[0]["params"]
+        assert row["GMACs"] == pytest.approx(mine[0]["macs"] / 1e9)
+        seconds[arch] = np.mean([s["seconds_per_epoch"] for s in mine])
+        assert row["seconds per epoch"] == pytest.approx(seconds[arch])
+        assert row["images/s"] == pytest.approx(np.mean([s["images_per_second"] for s in mine]))
+    assert table.loc["resnet50", "time vs resnet50"] == "1.00x"
+    assert (
+        table.loc["resnext50_32x4d", "time vs resnet50"] == f"{seconds['resnext50_32x4d'] / seconds['resnet50']:.2f}x"
+    )
+    assert table.loc["resnet50", "blog post (50 epochs)"] == "92.3 %"
+    assert table.loc["resnext50_32x4d", "blog post (50 epochs)"].startswith("91.8 %")
+
+
+def test_headline_table_with_one_seed_has_no_spread(profile):
+    for name in ("resnet50-seed1", "resnext50_32x4d-seed1"):
+        shutil.rmtree(profile / "runs" / name)
+    table = report.headline_table(report.load_runs(profile))
+    assert table["test acc std (%)"].isna().all()
+    assert table["test accuracy"].str.endswith("(one seed)").all()
+
+
+def test_protocol_table_lists_each_distinct_value_when_runs_disagree(profile):
+    edit_summary(profile / "runs" / "resnext50_32x4d-seed1", config={"lr": 0.1})
+    runs = report.load_runs(profile)
+    protocol = report.protocol_table(runs).set_index("setting")["value"]
+    assert protocol["learning rate (peak)"] == (
+        "0.05 (resnet50 seed 0, resnet50 seed 1, resnext50_32x4d seed 0); 0.1 (resnext50_32x4d seed 1)"
+    )
+    assert protocol["epochs"] == "2"
+    assert protocol["precision (resolved)"] == "fp32"
+    assert protocol["images (train / test)"] == "30 / 24"
+    provenance = report.provenance_table(runs).set_index("item")["value"]
+    env = read_summary(profile / "runs" / "resnet50-seed0")["env"]
+    assert provenance["torch"] == env["torch"]
+    assert provenance["dataset fingerprint"] == env["dataset_fingerprint"]
+    assert provenance["CUDA"] == "—"
+
+
+# --- the paired comparison ------------------------------------------------------------------------
+
+
+def test_compare_pair_counts_equal_those_computed_from_the_predictions(profile):
+    images = len(np.load(profile / "runs" / "resnet50-seed0" / "predictions.npz")["labels"])
+    index = np.arange(images)
+    set_correct(profile / "runs" / "resnet50-seed0", index < 20)
+    set_correct(profile / "runs" / "resnext50_32x4d-seed0", (index < 14) | (index >= 22))
+    set_correct(profile / "runs" / "resnet50-seed1", index < 12)
+    set_correct(profile / "runs" / "resnext50_32x4d-seed1", index < 12)
+
+    pair = report.compare_pair(report.load_runs(profile))
+    assert [seed.seed for seed in pair.seeds] == [0, 1]
+    for seed in pair.seeds:
+        with np.load(profile / "runs" / f"resnet50-seed{seed.seed}" / "predictions.npz") as a:
+            correct_a = a["probabilities"].argmax(1) == a["labels"]
+        with np.load(profile / "runs" / f"resnext50_32x4d-seed{seed.seed}" / "predictions.npz") as b:
+            correct_b = b["probabilities"].argmax(1) == b["labels"]
+        assert seed.mcnemar.only_a_correct == int(np.sum(correct_a & ~correct_b))
+        assert seed.mcnemar.only_b_correct == int(np.sum(~correct_a & correct_b))
+        assert seed.difference == pytest.approx(correct_b.mean() - correct_a.mean())
+    first = pair.seeds[0].mcnemar
+    assert (first.only_a_correct, first.only_b_correct) == (6, 2)
+    assert first.p_value == pytest.approx(2 * sum(math.comb(8, k) for k in range(3)) / 2**8)
+    assert pair.seeds[1].mcnemar.p_value == 1.0
+    expected = mean_confidence_interval(np.array([seed.difference for seed in pair.seeds]))
+    assert pair.difference_interval == expected
+
+
+def test_compare_pair_measures_the_slowdown_and_judges_it_against_the_blog(profile):
+    for seed, (base, other) in enumerate([(10.0, 13.0), (10.0, 13.4)]):
+        edit_summary(profile / "runs" / f"resnet50-seed{seed}", seconds_per_epoch=base, images_per_second=100.0)
+        edit_summary(profile / "runs" / f"resnext50_32x4d-seed{seed}", seconds_per_epoch=other, images_per_second=80.0)
+    pair = report.compare_pair(report.load_runs(profile))
+    assert pair.time_ratio == pytest.approx(13.2 / 10)
+    assert pair.throughput_ratio == pytest.approx(100 / 80)
+    assert pair.agrees_with_reference
+    assert "within 20% to 40%" in pair.agreement_rule
+
+    edit_summary(profile / "runs" / "resnext50_32x4d-seed0", seconds_per_epoch=20.0)
+    edit_summary(profile / "runs" / "resnext50_32x4d-seed1", seconds_per_epoch=20.0)
+    pair = report.compare_pair(report.load_runs(profile))
+    assert pair.slowdown == pytest.approx(1.0) and not pair.agrees_with_reference
+    assert "**does not agree** (it is more than" in report.conclusions(report.load_runs(profile))
+
+
+def test_compare_pair_refuses_runs_evaluated_on_different_test_labels(profile):
+    run = profile / "runs" / "resnext50_32x4d-seed1"
+    with np.load(run / "predictions.npz") as stored:
+        labels, probabilities = stored["labels"], stored["probabilities"]
+    np.savez(run / "predictions.npz", labels=np.roll(labels, 1), probabilities=probabilities)
+    with pytest.raises(
+        report.ReportError, match="resnet50 seed 1 .* and resnext50_32x4d seed 1 .* different test labels"
+    ):
+        report.compare_pair(report.load_runs(profile))
+
+
+def test_compare_pair_refuses_when_no_seed_is_shared(profile):
+    shutil.rmtree(profile / "runs" / "resnext50_32x4d-seed0")
+    shutil.rmtree(profile / "runs" / "resnet50-seed1")
+    with pytest.raises(report.ReportError, match="no seed has complete runs of both"):
+        report.compare_pair(report.load_runs(profile))
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+def test_conclusions_name_the_more_accurate_architecture_with_p_values(profile):
+    index = np.arange(24)
+    set_correct(profile / "runs" / "resnet50-seed0", index < 24)
+    set_correct(profile / "runs" / "resnext50_32x4d-seed0", index < 12)
+    set_correct(profile / "runs" / "resnet50-seed1", index < 20)
+    set_correct(profile / "runs" / "resnext50_32x4d-seed1", index < 10)
+    text = report.conclusions(report.load_runs(profile))
+    assert "ResNet-50 (`resnet50`)" in text and "ResNeXt-50 32x4d (`resnext50_32x4d`)" in text
+    assert "**ResNet-50 is more accurate than ResNeXt-50 32x4d by 45.83 percentage points**" in text
+    assert "seed 0: 12 images only ResNet-50 classified correctly, 0 only ResNeXt-50 32x4d; p < 0.001" in text
+    assert "seed 1: 10 images only ResNet-50 classified correctly, 0 only ResNeXt-50 32x4d; p = 0.002" in text
+    # Two seeds give a t quantile of 12.7: the interval is wide enough to include 0.
+    assert "**The evidence is mixed**" in text
+    assert "not on CIFAR-10's classes" in text
+
+
+def test_conclusions_hedge_with_one_seed(profile):
+    for name in ("resnet50-seed1", "resnext50_32x4d-seed1"):
+        shutil.rmtree(profile / "runs" / name)
+    index = np.arange(24)
+    set_correct(profile / "runs" / "resnet50-seed0", index < 12)
+    set_correct(profile / "runs" / "resnext50_32x4d-seed0", index < 24)
+    text = report.conclusions(report.load_runs(profile))
+    assert "in a single seed (0), ResNeXt-50 32x4d reached the higher final-epoch test accuracy" in text
+    assert "p < 0.001" in text and "Treat it as suggestive" in text
+    assert "t-interval" not in text
+
+
+def test_conclusions_without_both_architectures_say_so(profile):
+    for name in ("resnext50_32x4d-seed0", "resnext50_32x4d-seed1"):
+        shutil.rmtree(profile / "runs" / name)
+    assert "`resnext50_32x4d` has no complete run" in report.conclusions(report.load_runs(profile))
+
+
+def test_limitations_state_the_budget_the_subset_and_the_timing_rules(profile):
+    for name in RUN_NAMES:
+        edit_summary(profile / "runs" / name, config={"train_per_class": 10, "test_per_class": 8})
+    items = report.limitations(report.load_runs(profile))
+    text = "\n".join(items)
+    assert "Reduced budget: 2 epoch(s) instead of the blog's 50" in text
+    assert "Subset: 30 train / 24 test images (10 / 8 per class)" in text
+    assert "Not CIFAR-10" in text
+    assert "Few seeds: 2 per architecture" in text
+    assert "CPU: 4 run(s) trained on a CPU" in text
+    assert "exclude one-time setup (the first training step of each process) and evaluation" in text
+
+
+def test_limitations_recognise_an_imagefolder_copy_of_cifar10(profile):
+    for name in RUN_NAMES:
+        edit_summary(
+            profile / "runs" / name,
+            classes=list(report.CIFAR10_CLASSES),
+            config={"train_per_class": 10, "test_per_class": 0},
+            env={"git_dirty": True},
+        )
+    text = "\n".join(report.limitations(report.load_runs(profile)))
+    assert "is an ImageFolder copy of CIFAR-10" in text and "JPEG-recompressed" in text
+    assert "instead of the full 50,000 / 10,000" in text
+    assert "(10 / all per class)" in text
+    assert "Uncommitted code" in text
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def test_training_curves_have_one_line_per_run_in_each_panel(profile):
+    runs = report.load_runs(profile)
+    for x in ("epoch", "time"):
+        figure = report.plot_training_curves(runs, x=x)
+        assert isinstance(figure, Figure)
+        assert len(figure.axes) == 2
+        assert [len(axes.lines) for axes in figure.axes] == [4, 4]
+    run = runs.complete[0]
+    line = report.plot_training_curves(runs, x="time").axes[0].lines[0]
+    np.testing.assert_allclose(line.get_xdata(), run.history["epoch_seconds"].cumsum())
+    np.testing.assert_allclose(line.get_ydata(), 100 * run.history["test_acc"])
+    with pytest.raises(ValueError, match="x='steps' is not allowed"):
+        report.plot_training_curves(runs, x="steps")
+
+
+def test_per_class_accuracy_has_a_bar_per_class_and_architecture(profile):
+    runs = report.load_runs(profile)
+    figure = report.plot_per_class_accuracy(runs)
+    (axes,) = figure.axes
+    classes = runs.complete[0].summary["classes"]
+    assert [label.get_text() for label in axes.get_xticklabels()] == classes
+    bars = [container for container in axes.containers if isinstance(container, BarContainer)]
+    assert [len(container.patches) for container in bars] == [len(classes)] * 2  # a bar per class and architecture
+    heights = [patch.get_height() for patch in bars[0].patches]
+    expected = 100 * np.mean([run.summary["per_class_acc"] for run in runs.of("resnet50")], axis=0)
+    np.testing.assert_allclose(heights, expected)
+
+
+def test_confusion_matrices_are_row_normalised_with_class_names(profile):
+    runs = report.load_runs(profile)
+    figure = report.plot_confusion_matrices(runs)
+    assert len(figure.axes) == 3  # one per architecture and the colour bar
+    classes = runs.complete[0].summary["classes"]
+    for axes, arch in zip(figure.axes[:2], runs.architectures):
+        matrix = axes.images[0].get_array()
+        np.testing.assert_allclose(matrix.sum(1), 1.0)
+        counts = sum(np.array(run.summary["confusion_matrix"]) for run in runs.of(arch))
+        np.testing.assert_allclose(matrix, counts / counts.sum(1, keepdims=True))
+        assert [label.get_text() for label in axes.get_yticklabels()] == classes
+
+
+def test_figures_without_complete_runs_say_so(tmp_path):
+    (tmp_path / "runs").mkdir()
+    runs = report.load_runs(tmp_path)
+    figure = report.plot_confusion_matrices(runs)
+    assert [text.get_text() for text in figure.texts] == ["no complete runs"]
+    assert "no complete runs" in report.warnings_markdown(runs)
+
+
+# --- the notebook -------------------------------------------------------------------------------
+
+
+def test_the_committed_notebook_has_no_outputs_and_a_literal_parameters_cell():
+    notebook = json.loads(NOTEBOOK.read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "archcompare"
+    first = notebook["cells"][0]
+    assert first["metadata"]["tags"] == ["parameters"]
+    lines = "".join(first["source"]).splitlines()
+    assert [line.split(" = ")[0] for line in lines] == ["profile", "outputs_dir"]
+    for line in lines:
+        assert re.fullmatch(r'\w+ = "[^"]*"  # .+', line), line  # a literal and a comment, nothing derived
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_path, tiny_runs):
+    import papermill
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbconvert import HTMLExporter
+
+    if "archcompare" not in KernelSpecManager().find_kernel_specs():
+        pytest.fail(
+            "the Jupyter kernel 'archcompare' is not registered; run `make install` or "
+            "python -m ipykernel install --sys-prefix --name archcompare --display-name 'Python (archcompare)'"
+        )
+    shutil.copytree(tiny_runs, tmp_path / "outputs" / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
+    executed = tmp_path / "compare.ipynb"
+    notebook = papermill.execute_notebook(
+        str(NOTEBOOK),
+        str(executed),
+        parameters=dict(profile="tiny", outputs_dir=str(tmp_path / "outputs")),
+        kernel_name="archcompare",
+        progress_bar=False,
+        cwd=str(ROOT),
+    )
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert sum("image/png" in output.get("data", {}) for output in outputs) == 4
+    markdown = "\n".join(output.get("data", {}).get("text/markdown", "") for output in outputs)
+    assert "McNemar" in markdown and "Reduced budget" in markdown
+
+    html, _ = HTMLExporter(exclude_input=True).from_notebook_node(notebook)
+    headings = ["1. Headline", "2. Conclusions", "3. Training curves", "4. Per-class accuracy and confusion matrices"]
+    headings += ["5. Setup", "6. Limitations"]
+    title = next(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    links = re.findall(r"\]\(#([^)]+)\)", title)
+    assert links == [heading.replace(" ", "-") for heading in headings]
+    for anchor in links:
+        assert f'id="{anchor}"' in html
+    assert "report.load_runs" not in html  # no code in the rendered report

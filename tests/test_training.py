@@ -1,0 +1,239 @@
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+from archcompare.config import ConfigError, RunConfig
+from archcompare.training import (
+    CheckpointError,
+    NonFiniteLossError,
+    TrainingError,
+    lr_factor,
+    train,
+)
+
+LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+quiet = dict(progress="none", log=lambda message: None)
+
+
+def read_history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return [{k: row[k] for k in LEARNING_COLUMNS} for row in csv.DictReader(f)]
+
+
+class StopAfterEpoch:
+    """A log function that interrupts training the way Ctrl-C does, once an epoch has finished."""
+
+    def __init__(self, epoch: int):
+        self.marker = f"epoch {epoch:>3}/"
+
+    def __call__(self, message: str) -> None:
+        if message.startswith(self.marker):
+            raise KeyboardInterrupt
+
+
+# --- schedule ---
+
+
+def test_schedules_as_functions_of_the_step():
+    total = 100
+    assert [lr_factor(s, total, 0, "constant") for s in (0, 50, 99)] == [1, 1, 1]
+    assert lr_factor(0, total, 0, "cosine") == 1 and lr_factor(50, total, 0, "cosine") == pytest.approx(0.5)
+    assert lr_factor(100, total, 0, "cosine") == pytest.approx(0)
+    assert [lr_factor(s, total, 0, "step") for s in (49, 50, 75)] == pytest.approx([1, 0.1, 0.01])
+    assert [lr_factor(s, total, 10, "cosine") for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    onecycle = [lr_factor(s, total, 0, "onecycle") for s in range(total + 1)]
+    assert onecycle[0] == pytest.approx(1 / 25) and max(onecycle) == pytest.approx(1) and onecycle.index(1.0) == 30
+    assert onecycle[-1] == pytest.approx(1 / 25e4)
+
+
+# --- config validation: every field's bad value names the field, the value and what is allowed ---
+
+BAD_VALUES = [
+    ("arch", "resnet51", "choose one of"),
+    ("stem", "tiny", "choose one of cifar, imagenet"),
+    ("dataset", "bogus:x", "choose one of cifar10"),
+    ("data_dir", "", "must name a directory"),
+    ("train_per_class", -1, "0 or more"),
+    ("test_per_class", 1.5, "type int"),
+    ("recipe", "autoaugment", "choose one of blog, standard, none"),
+    ("epochs", 0, "positive integer"),
+    ("batch_size", -8, "positive integer"),
+    ("optimizer", "adam", "choose one of sgd, adamw"),
+    ("lr", 0.0, "positive number"),
+    ("lr", "1e-3", "type float"),
+    ("momentum", 1.0, r"\[0, 1\)"),
+    ("nesterov", "yes", "type bool"),
+    ("weight_decay", -1e-4, "0 or more"),
+    ("schedule", "linear", "choose one of constant, step, cosine, onecycle"),
+    ("warmup_epochs", 20.0, r"\[0, epochs=10\]"),
+    ("label_smoothing", 1.0, r"\[0, 1\)"),
+    ("precision", "int8", "choose one of auto, fp32, bf16, fp16"),
+    ("channels_last", 1, "type bool"),
+    ("compile", "no", "type bool"),
+    ("seed", -1, "0 or more"),
+    ("device", "tpu", "choose one of auto, cpu, cuda"),
+    ("deterministic", None, "type bool"),
+    ("output_dir", "", "must name a directory"),
+]
+
+
+def test_every_config_field_has_a_bad_value_test():
+    assert {name for name, _, _ in BAD_VALUES} == set(RunConfig.field_names())
+
+
+@pytest.mark.parametrize("field, value, allowed", BAD_VALUES)
+def test_invalid_config_values_raise_a_clear_error(field, value, allowed):
+    with pytest.raises(ConfigError, match=rf"{field}={value!r}.*{allowed}".replace("(", r"\(")):
+        RunConfig(**{field: value})
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ConfigError, match=r"unknown parameter 'learning_rate'.*allowed parameters are .*lr"):
+        RunConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_nesterov_needs_sgd_with_momentum():
+    with pytest.raises(ConfigError, match="nesterov=True"):
+        RunConfig(nesterov=True, optimizer="adamw")
+
+
+# --- training ---
+
+
+def test_training_beats_chance_and_writes_a_complete_run_directory(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=3)
+    summary = train(config, **quiet)
+    run_dir = tmp_path / "run"
+    assert summary["test_acc"] >= 0.8  # three colour classes: chance is 1/3
+    history = read_history(run_dir)
+    assert [int(row["epoch"]) for row in history] == [1, 2, 3]
+    stored = json.loads((run_dir / "summary.json").read_text())
+    for key in (
+        "arch",
+        "seed",
+        "dataset",
+        "num_classes",
+        "params",
+        "macs",
+        "test_acc",
+        "best_test_acc",
+        "per_class_acc",
+        "confusion_matrix",
+        "train_seconds",
+        "images_per_second",
+        "peak_memory_bytes",
+        "config",
+        "env",
+    ):
+        assert key in stored, key
+    assert stored["test_acc"] == pytest.approx(float(history[-1]["test_acc"]))  # final epoch, not best
+    assert stored["config"] == config.to_dict()
+    assert np.array(stored["confusion_matrix"]).sum() == 3 * 16
+    for key in (
+        "git_commit",
+        "torch",
+        "torchvision",
+        "device_name",
+        "cpu_count",
+        "dataset_fingerprint",
+        "started",
+        "finished",
+    ):
+        assert key in stored["env"], key
+    predictions = np.load(run_dir / "predictions.npz")
+    assert predictions["probabilities"].shape == (48, 3) and predictions["labels"].shape == (48,)
+    assert np.allclose(predictions["probabilities"].sum(1), 1, atol=1e-4)
+    accuracy = (predictions["probabilities"].argmax(1) == predictions["labels"]).mean()
+    assert accuracy == pytest.approx(stored["test_acc"])
+
+
+def test_same_seed_gives_identical_histories_and_another_seed_does_not(tmp_path, separable_folder):
+    a = tiny_config(separable_folder, tmp_path, output_dir=str(tmp_path / "a"))
+    train(a, **quiet)
+    train(a.replace(output_dir=str(tmp_path / "b")), **quiet)
+    train(a.replace(output_dir=str(tmp_path / "c"), seed=1), **quiet)
+    assert read_history(tmp_path / "a") == read_history(tmp_path / "b")
+    assert read_history(tmp_path / "a") != read_history(tmp_path / "c")
+
+
+@pytest.mark.parametrize("stop_after", [1, 2])
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, separable_folder, stop_after):
+    config = tiny_config(separable_folder, tmp_path, epochs=3, recipe="blog", output_dir=str(tmp_path / "whole"))
+    train(config, **quiet)
+    interrupted = config.replace(output_dir=str(tmp_path / "interrupted"))
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, progress="lines", log=StopAfterEpoch(stop_after))
+    assert not (tmp_path / "interrupted" / "summary.json").exists()
+    assert len(read_history(tmp_path / "interrupted")) == stop_after
+    messages = []
+    train(interrupted, progress="none", log=messages.append)
+    assert any("resuming" in m and f"after epoch {stop_after}" in m for m in messages)
+    assert read_history(tmp_path / "interrupted") == read_history(tmp_path / "whole")
+
+
+def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress="lines", log=StopAfterEpoch(1))
+    messages = []
+    train(config.replace(lr=0.01), progress="none", log=messages.append)
+    assert any("other settings (lr)" in m for m in messages)
+
+
+def test_corrupt_checkpoint_is_reported_with_how_to_restart(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress="lines", log=StopAfterEpoch(1))
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # truncated, as by a full disk
+    with pytest.raises(
+        CheckpointError, match=r"is damaged.*delete it to restart this run from scratch: rm .*checkpoint\.pt"
+    ):
+        train(config, **quiet)
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress="lines", log=StopAfterEpoch(1))
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["model"]["fc.weight"].fill_(math.nan)  # a diverged model, as a too-high lr leaves it
+    torch.save(state, checkpoint)
+    good = checkpoint.read_bytes()
+    with pytest.raises(NonFiniteLossError, match=r"became nan in epoch 2.*checkpoint after epoch 1 is kept"):
+        train(config, **quiet)
+    assert checkpoint.read_bytes() == good
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_cuda_without_a_gpu_is_refused(tmp_path, separable_folder):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(TrainingError, match=r"device='cuda'.*no CUDA GPU.*device='auto'"):
+        train(tiny_config(separable_folder, tmp_path, device="cuda"), **quiet)
+
+
+def test_unwritable_output_dir_is_refused_before_training(tmp_path, separable_folder):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(TrainingError, match=r"output_dir .*a-file/run' cannot be written"):
+        train(tiny_config(separable_folder, tmp_path, output_dir=str(blocker / "run")), **quiet)
+
+
+def test_bf16_training_tracks_fp32(tmp_path, separable_folder):
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        config = tiny_config(
+            separable_folder, tmp_path, precision=precision, epochs=2, output_dir=str(tmp_path / precision)
+        )
+        train(config, **quiet)
+        runs[precision] = [float(row["train_loss"]) for row in read_history(tmp_path / precision)]
+    # Same data, same initialisation: bf16 autocast changes rounding, not what is learnt.
+    assert runs["bf16"][0] == pytest.approx(runs["fp32"][0], rel=0.05)
+    assert runs["bf16"] == pytest.approx(runs["fp32"], abs=0.05)
