@@ -176,7 +176,7 @@ def bench_architecture(
                 default_batch,
             ),
         }
-        for name, (loop, batch) in loops.items():  # warm-up: kernel selection, worker start-up
+        for loop, batch in loops.values():  # warm-up: kernel selection, worker start-up
             _images_per_second(loop, batch, steps["warmup"], device)
         samples: dict[str, list[float]] = {name: [] for name in loops}
         for repeat in range(repeats):

@@ -49,7 +49,7 @@ class RunConfig:
     test_per_class: int = 0  # stratified subset of the test split; 0 = all images
     recipe: str = "standard"  # augmentation: blog (flip, rotate 10, normalize 0.5) | standard | none
     epochs: int = 10
-    batch_size: int = 128
+    batch_size: int = 64  # the CPU is fastest at 32-64 (make bench); GPU profiles set 512
     optimizer: str = "sgd"  # sgd | adamw
     lr: float = 0.1  # peak learning rate
     momentum: float = 0.9  # SGD momentum; AdamW's beta1

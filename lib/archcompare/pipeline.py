@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,9 @@ PROFILE_KEYS = {"description", "architectures", "seeds", "parameters"}
 # `architectures` and `seeds`, or not at all.
 PIPELINE_PARAMETERS = {"arch", "seed", "output_dir", "data_dir", "resume", "progress"}
 REPORT_FINGERPRINT = ".report-inputs"
+# nbconvert's template loads require.js and MathJax from a CDN; the report uses neither (no widgets,
+# no LaTeX), and dropping them keeps it self-contained and readable offline.
+_EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>')
 
 
 class PipelineError(ArchCompareError):
@@ -312,6 +316,7 @@ def render(profile_name: str, log: Callable[[str], None] = print) -> Path:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.register_preprocessor(CoalesceStreamsPreprocessor(enabled=True), enabled=True)
     html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": f"{profile_name} report"}})
+    html = _EXTERNAL_SCRIPT.sub("", html)
     write_atomic(report, lambda f: f.write(html))
     write_atomic(stamp, lambda f: f.write(fingerprint))
     log(f"wrote {shown(report)}")
