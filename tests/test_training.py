@@ -235,5 +235,4 @@ def test_bf16_training_tracks_fp32(tmp_path, separable_folder):
         train(config, **quiet)
         runs[precision] = [float(row["train_loss"]) for row in read_history(tmp_path / precision)]
     # Same data, same initialisation: bf16 autocast changes rounding, not what is learnt.
-    assert runs["bf16"][0] == pytest.approx(runs["fp32"][0], rel=0.05)
-    assert runs["bf16"] == pytest.approx(runs["fp32"], abs=0.05)
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.1)

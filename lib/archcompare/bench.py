@@ -26,7 +26,7 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader
 
 from .config import RunConfig
-from .data import Dataset
+from .data import Dataset, draw_augment_params
 from .models import build_model, count_macs
 from .provenance import environment, now, write_atomic, write_json
 from .training import AUTOCAST_DTYPES, evaluate, prepare_run, resolve_device, resolve_precision, train_step
@@ -115,13 +115,29 @@ class ProjectLoop:
         self.images, self.labels = self.run.dataset.train_images, self.run.dataset.train_labels
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.batch_size = batch_size
-        self.position = 0
+        self.steps = len(self.labels) // batch_size
+        self.step_in_epoch = self.steps
 
     def step(self) -> None:
-        count = len(self.labels)
-        index = torch.arange(self.position, self.position + self.batch_size, device=self.run.device) % count
-        self.position = (self.position + self.batch_size) % count
-        train_step(self.run, self.run.model, self.images, self.labels, index, self.memory_format)
+        # As the training loop does: a permutation and an epoch's augmentation choices drawn once.
+        if self.step_in_epoch == self.steps:
+            count = len(self.labels)
+            self.order = torch.randperm(count, generator=self.run.generator).to(self.run.device)
+            self.augmentation = draw_augment_params(self.run.config.recipe, count, self.run.generator).to(
+                self.run.device
+            )
+            self.step_in_epoch = 0
+        batch = slice(self.step_in_epoch * self.batch_size, (self.step_in_epoch + 1) * self.batch_size)
+        self.step_in_epoch += 1
+        index = self.order[batch]
+        train_step(
+            self.run,
+            self.run.model,
+            self.images[index],
+            self.labels[index],
+            self.augmentation[batch],
+            self.memory_format,
+        )
 
     def sync(self) -> None:
         # train_step never waits for the device; reading a parameter does.

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     render = steps.add_parser("render", help="execute compare.ipynb and write report.html")
     render.add_argument("profile")
     steps.add_parser("bench", help="benchmark the blog's loop against the project's")
+    steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
     args = parser.parse_args(argv)
 
     from . import pipeline
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.execute_run(args.directory)
         elif args.step == "render":
             pipeline.render(args.profile)
+        elif args.step == "readme":
+            pipeline.update_readme()
         elif args.step == "bench":
             from .bench import main as bench_main
 

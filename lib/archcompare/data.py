@@ -185,11 +185,23 @@ def normalization_stats(recipe: str, train_images: torch.Tensor) -> tuple[torch.
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """The random choices for one batch, drawn on the CPU so every device applies the same ones."""
+    """The random choices for N images, drawn on the CPU so that every device applies the same ones.
+
+    The training loop draws a whole epoch's at once and copies them to the device once, then
+    slices a batch's: no host-to-device copy per step.
+    """
 
     flip: torch.Tensor  # bool (N,)
     angle_degrees: torch.Tensor | None  # float (N,), blog recipe
     shift: torch.Tensor | None  # int (N, 2) crop offsets (dy, dx) in [0, 2*padding], standard recipe
+
+    def to(self, device: torch.device | str) -> AugmentParams:
+        return AugmentParams(
+            *(None if t is None else t.to(device) for t in (self.flip, self.angle_degrees, self.shift))
+        )
+
+    def __getitem__(self, index: slice) -> AugmentParams:
+        return AugmentParams(*(None if t is None else t[index] for t in (self.flip, self.angle_degrees, self.shift)))
 
 
 def draw_augment_params(recipe: str, batch: int, generator: torch.Generator) -> AugmentParams | None:
@@ -205,14 +217,14 @@ def draw_augment_params(recipe: str, batch: int, generator: torch.Generator) -> 
 
 def augment(images: torch.Tensor, params: AugmentParams | None) -> torch.Tensor:
     """Apply a batch's random choices to uint8 images on their own device; returns float in [0, 1]."""
-    device = images.device
-    if params is not None and params.shift is not None:
-        images = random_crop(images, params.shift.to(device, non_blocking=True), CROP_PADDING)
     if params is not None:
-        images = flip_horizontal(images, params.flip.to(device, non_blocking=True))
+        params = params.to(images.device)  # a no-op when they are there already
+        if params.shift is not None:
+            images = random_crop(images, params.shift, CROP_PADDING)
+        images = flip_horizontal(images, params.flip)
     x = images.float().div_(255)
     if params is not None and params.angle_degrees is not None:
-        x = rotate(x, params.angle_degrees.to(device, non_blocking=True))
+        x = rotate(x, params.angle_degrees)
     return x
 
 

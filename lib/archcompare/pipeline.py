@@ -353,3 +353,32 @@ def _show_papermill_log() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+README_PROFILE = "quick"  # the profile whose report the README publishes
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's generated blocks, from the committed results: name -> Markdown."""
+    from .report import load_runs, readme_headline
+
+    blocks = {}
+    runs = outputs_dir() / README_PROFILE
+    if (runs / "runs").is_dir():
+        blocks["headline"] = readme_headline(load_runs(runs))
+    bench = outputs_dir() / "bench" / "bench.md"
+    if bench.exists():
+        blocks["bench"] = bench.read_text()
+    return blocks
+
+
+def readme_block_pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- {name}:start[^>]*-->\n)(.*?)(<!-- {name}:end -->)", re.DOTALL)
+
+
+def update_readme(path: Path = ROOT / "README.md") -> None:
+    """Rewrite the README's generated blocks so its numbers are the committed results'."""
+    text = path.read_text()
+    for name, block in readme_blocks().items():
+        text = readme_block_pattern(name).sub(lambda m, block=block: m.group(1) + block + m.group(3), text)
+    write_atomic(path, lambda f: f.write(text))

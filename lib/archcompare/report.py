@@ -1032,3 +1032,28 @@ def plot_history(run_dir: str | Path) -> Figure:
         axes.legend()
         axes.grid(alpha=0.3)
     return figure
+
+
+def readme_headline(runs: Runs, baseline: str = BASELINE, other: str = OTHER) -> str:
+    """The README's result block: a table per architecture and one sentence on the pair."""
+    rows = [
+        "| architecture | test accuracy | seeds | seconds per epoch | images/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for arch in runs.architectures:
+        results = runs.of(arch)
+        accuracy = np.array([run.summary["test_acc"] for run in results])
+        spread = f" ± {_percent(accuracy.std(ddof=1))}" if len(accuracy) > 1 else ""
+        rows.append(
+            f"| {display_name(arch)} | {_percent(accuracy.mean())}{spread} | {len(results)} "
+            f"| {np.mean([run.summary['seconds_per_epoch'] for run in results]):.1f} "
+            f"| {np.mean([run.summary['images_per_second'] for run in results]):.1f} |"
+        )
+    pair = compare_pair(runs, baseline, other)
+    p_values = ", ".join(_p_value(seed.mcnemar.p_value) for seed in pair.seeds)
+    sentence = (
+        f"{display_name(other)} minus {display_name(baseline)}: {_points(pair.mean_difference)} of test accuracy "
+        f"(McNemar's exact test per seed: {p_values}); {display_name(other)} took {pair.time_ratio:.2f}x the "
+        f"seconds per epoch ({pair.slowdown:+.0%}) on {', '.join(pair.timing_devices)}."
+    )
+    return "\n".join(rows) + "\n\n" + sentence + "\n"

@@ -297,7 +297,9 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
     images, labels = run.dataset.train_images, run.dataset.train_labels
     count = len(labels)
     steps = math.ceil(count / config.batch_size)
-    order = torch.randperm(count, generator=run.generator).to(device, non_blocking=True)
+    order = torch.randperm(count, generator=run.generator).to(device)
+    augmentation = datamod.draw_augment_params(config.recipe, count, run.generator)
+    augmentation = augmentation.to(device) if augmentation is not None else None
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -306,8 +308,10 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
     timed_images = count
     model.train()
     for step in range(steps):
-        index = order[step * config.batch_size : (step + 1) * config.batch_size]
-        loss, correct_in_batch, lr = train_step(run, model, images, labels, index, memory_format)
+        batch = slice(step * config.batch_size, (step + 1) * config.batch_size)
+        index = order[batch]
+        params = augmentation[batch] if augmentation is not None else None
+        loss, correct_in_batch, lr = train_step(run, model, images[index], labels[index], params, memory_format)
         loss_sum += loss * len(index)
         correct += correct_in_batch
         if step == 0 and steps > 1 and epoch == 1 + (run.resumed_from_epoch or 0):
@@ -348,25 +352,22 @@ def train_step(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    index: torch.Tensor,
+    augmentation: datamod.AugmentParams | None,
     memory_format: torch.memory_format,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One optimizer step on ``images[index]``; returns the loss and correct count (on the device) and the lr."""
-    config, device = run.config, run.device
-    batch_labels = labels[index]
-    params = datamod.draw_augment_params(config.recipe, len(index), run.generator)
-    x = datamod.normalize(datamod.augment(images[index], params), run.mean, run.std)
+    """One optimizer step on a batch of uint8 images; returns the loss and correct count (on the device) and the lr."""
+    x = datamod.normalize(datamod.augment(images, augmentation), run.mean, run.std)
     x = x.contiguous(memory_format=memory_format)
-    with autocast(device, run.precision):
+    with autocast(run.device, run.precision):
         logits = model(x)
-        loss = F.cross_entropy(logits, batch_labels, label_smoothing=config.label_smoothing)
+        loss = F.cross_entropy(logits, labels, label_smoothing=run.config.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
     run.scaler.update()
     lr = run.scheduler.get_last_lr()[0]  # the rate this step used (a Python float: no sync)
     run.scheduler.step()
-    correct = (logits.detach().argmax(1) == batch_labels).sum()
+    correct = (logits.detach().argmax(1) == labels).sum()
     return loss.detach().float(), correct, lr
 
 
