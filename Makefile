@@ -27,11 +27,13 @@ help:  ## list the targets
 
 install: $(INSTALLED)  ## create .venv with the pinned packages, this package and the Jupyter kernel
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name archcompare --display-name "Python (archcompare)" >/dev/null
+	@# Quiet kernel logs: a kernel stopped with its run (Ctrl-C, a killed job) would print socket tracebacks.
+	$(PY) -c 'import json, sys; p = sys.argv[1]; k = json.load(open(p)); k["argv"].append("--IPKernelApp.log_level=CRITICAL"); json.dump(k, open(p, "w"), indent=1)' $(VENV)/share/jupyter/kernels/archcompare/kernel.json
 	touch $@
 
 report: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs, then render outputs/PROFILE/report.html

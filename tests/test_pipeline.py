@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -113,7 +114,9 @@ def test_smoke_report_is_complete_self_contained_and_codeless(smoke):
     for section in SECTIONS:
         assert section in html, section
     assert html.count("data:image/png;base64") >= 4  # plots embedded, not linked
-    assert "jp-InputArea" not in html and "load_runs(" not in html  # no code shown
+    code_cells = re.findall(r'<div class="jp-Cell jp-CodeCell[^"]*"', html)
+    assert code_cells and all("jp-mod-noInput" in cell for cell in code_cells)  # no cell shows its input
+    assert 'class="highlight' not in html and "load_runs(" not in html  # no code shown
     assert '<script src="http' not in html  # nothing fetched from the network
 
 
@@ -196,8 +199,6 @@ BAD_PROFILES = {
 
 
 def assert_clean_failure(done: subprocess.CompletedProcess, message: str, outputs: Path) -> None:
-    import re
-
     assert done.returncode != 0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
@@ -206,8 +207,26 @@ def assert_clean_failure(done: subprocess.CompletedProcess, message: str, output
     assert not list(outputs.rglob("summary.json")) and not list(outputs.rglob("report.html"))
 
 
-@pytest.mark.parametrize("name", BAD_PROFILES)
-def test_bad_profiles_fail_in_one_line(name, tmp_path, images):
+# Rejected by the plan, before any run starts: checked through the CLI that make calls.
+PLAN_ERRORS = [name for name in BAD_PROFILES if name not in ("subset-too-large", "cuda")]
+
+
+@pytest.mark.parametrize("name", PLAN_ERRORS)
+def test_bad_profiles_are_rejected_in_one_line(name, tmp_path, images, monkeypatch, capsys):
+    from archcompare import cli
+
+    text, message = BAD_PROFILES[name]
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(tmp_path / "profiles"))
+    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(tmp_path / "out"))
+    status = cli.main(["plan", name, "--data", f"imagefolder:{images}"])
+    captured = capsys.readouterr()
+    assert_clean_failure(subprocess.CompletedProcess([], status, captured.out, captured.err), message, tmp_path)
+
+
+@pytest.mark.parametrize("name", ["subset-too-large", "cuda"])
+def test_bad_profiles_that_fail_inside_a_run_fail_in_one_line(name, tmp_path, images):
     if name == "cuda" and __import__("torch").cuda.is_available():
         pytest.skip("this machine has a GPU")
     text, message = BAD_PROFILES[name]
@@ -216,6 +235,7 @@ def test_bad_profiles_fail_in_one_line(name, tmp_path, images):
     env = {"ARCHCOMPARE_PROFILES": str(tmp_path / "profiles")}
     done = make("report", f"PROFILE={name}", f"DATA=imagefolder:{images}", outputs=tmp_path / "out", env=env)
     assert_clean_failure(done, message, tmp_path / "out")
+    assert (tmp_path / "out" / name / "runs" / "resnet18-seed0" / "train.failed.ipynb").exists()
 
 
 def broken_image_folder(root: Path) -> Path:

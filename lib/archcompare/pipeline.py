@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ PROFILE_KEYS = {"description", "architectures", "seeds", "parameters"}
 # `architectures` and `seeds`, or not at all.
 PIPELINE_PARAMETERS = {"arch", "seed", "output_dir", "data_dir", "resume", "progress"}
 REPORT_FINGERPRINT = ".report-inputs"
+LOCATIONS = {"output_dir", "data_dir"}  # where a run's files go, not what it computes: moving them keeps runs valid
 # nbconvert's template loads require.js and MathJax from a CDN; the report uses neither (no widgets,
 # no LaTeX), and dropping them keeps it self-contained and readable offline.
 _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>')
@@ -224,7 +226,9 @@ def _stale_reason(directory: Path, config: RunConfig, code: str, notebook: str) 
         return "to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"
     summary = json.loads(summary_path.read_text())
     stored = summary.get("config", {})
-    changed = sorted(key for key, value in config.to_dict().items() if stored.get(key) != value)
+    changed = sorted(
+        key for key, value in config.to_dict().items() if key not in LOCATIONS and stored.get(key) != value
+    )
     if changed:
         return f"out of date, settings changed ({', '.join(changed)}): will retrain"
     if summary.get("env", {}).get("code_fingerprint") != code:
@@ -324,18 +328,22 @@ def render(profile_name: str, log: Callable[[str], None] = print) -> Path:
 
 
 def _report_inputs_fingerprint(profile_dir: Path) -> str:
-    """Everything the report reads: the runs' files, the plan, compare.ipynb and the report code."""
+    """Everything the report reads: the runs' files, the plan, compare.ipynb and the report code.
+
+    A complete run counts by its results; an incomplete one by its progress (the report lists it).
+    Checkpoints are never committed, so a fresh clone of a published report finds it up to date.
+    """
     digest = hashlib.sha256()
     paths = [NOTEBOOKS / "compare.ipynb", Path(__file__).with_name("report.py"), profile_dir / "plan.json"]
     runs = profile_dir / "runs"
-    if runs.is_dir():
-        for directory in sorted(runs.iterdir()):
-            paths += [directory / name for name in ("summary.json", "history.csv", "predictions.npz", "checkpoint.pt")]
+    for directory in sorted(runs.iterdir()) if runs.is_dir() else []:
+        complete = (directory / "summary.json").exists()
+        names = ("summary.json", "history.csv", "predictions.npz") if complete else ("history.csv",)
+        paths += [directory / name for name in names]
+        digest.update(f"{directory.name}: complete={complete}, ".encode())
     for path in paths:
         digest.update(f"{path.parent.name}/{path.name}".encode())
-        if path.name == "checkpoint.pt":  # incomplete runs are listed in the report; size suffices
-            digest.update(str(path.stat().st_size if path.exists() else -1).encode())
-        elif path.exists():
+        if path.exists():
             digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -347,7 +355,7 @@ def _show_papermill_log() -> None:
     """papermill logs the kernel's output at INFO: show that, so each epoch's line reaches the terminal."""
     logger = logging.getLogger("papermill")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = logging.StreamHandler(sys.stdout)  # stderr stays for the one-line errors
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.addFilter(lambda record: not str(record.msg).startswith(_PAPERMILL_CHATTER))
         logger.addHandler(handler)
