@@ -236,3 +236,13 @@ def test_bf16_training_tracks_fp32(tmp_path, separable_folder):
         runs[precision] = [float(row["train_loss"]) for row in read_history(tmp_path / precision)]
     # Same data, same initialisation: bf16 autocast changes rounding, not what is learnt.
     assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.1)
+
+
+def test_a_moved_run_directory_still_resumes(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=2, output_dir=str(tmp_path / "here"))
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress="lines", log=StopAfterEpoch(1))
+    (tmp_path / "here").rename(tmp_path / "there")
+    messages = []
+    train(config.replace(output_dir=str(tmp_path / "there")), progress="none", log=messages.append)
+    assert any("resuming" in m and "after epoch 1" in m for m in messages)

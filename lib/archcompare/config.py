@@ -31,6 +31,8 @@ SCHEDULES = ("constant", "step", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 STEMS = ("cifar", "imagenet")
+# Where a run's files go, not what it computes: a run moved elsewhere stays valid and resumable.
+LOCATION_FIELDS = ("output_dir", "data_dir")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,12 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    def differences(self, other: Mapping[str, Any]) -> list[str]:
+        """Fields whose value differs from ``other`` (a stored config), locations aside."""
+        return sorted(
+            name for name, value in self.to_dict().items() if name not in LOCATION_FIELDS and other.get(name) != value
+        )
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

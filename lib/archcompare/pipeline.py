@@ -38,7 +38,6 @@ PROFILE_KEYS = {"description", "architectures", "seeds", "parameters"}
 # `architectures` and `seeds`, or not at all.
 PIPELINE_PARAMETERS = {"arch", "seed", "output_dir", "data_dir", "resume", "progress"}
 REPORT_FINGERPRINT = ".report-inputs"
-LOCATIONS = {"output_dir", "data_dir"}  # where a run's files go, not what it computes: moving them keeps runs valid
 # nbconvert's template loads require.js and MathJax from a CDN; the report uses neither (no widgets,
 # no LaTeX), and dropping them keeps it self-contained and readable offline.
 _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>')
@@ -226,9 +225,7 @@ def _stale_reason(directory: Path, config: RunConfig, code: str, notebook: str) 
         return "to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"
     summary = json.loads(summary_path.read_text())
     stored = summary.get("config", {})
-    changed = sorted(
-        key for key, value in config.to_dict().items() if key not in LOCATIONS and stored.get(key) != value
-    )
+    changed = config.differences(stored)
     if changed:
         return f"out of date, settings changed ({', '.join(changed)}): will retrain"
     if summary.get("env", {}).get("code_fingerprint") != code:

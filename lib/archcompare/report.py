@@ -765,7 +765,7 @@ def _reference_text(runs: Runs, pair: PairComparison) -> str:
     batches = {run.config.get("batch_size") for run in runs.complete}
     if epochs != {reference.epochs} or batches != {reference.batch_size}:
         text += (
-            f" The runs used {', '.join(map(str, sorted(epochs)))} epochs at batch size "
+            f" The runs used {', '.join(map(str, sorted(epochs)))} epoch(s) at batch size "
             f"{', '.join(map(str, sorted(batches)))}, not the blog's budget, so only the ordering is comparable, "
             "not the values."
         )

@@ -234,6 +234,7 @@ def train(
     wall_start = time.perf_counter()
     log(f"run config:\n{config}")
     run = prepare_run(config, log)
+    env = environment(run.device)  # at the start: the code that runs is the code checked out now
     out = Path(config.output_dir)
     checkpoint_path = out / "checkpoint.pt"
     if resume and checkpoint_path.exists() and restore_checkpoint(run, checkpoint_path, log):
@@ -272,7 +273,7 @@ def train(
 
     if final_eval is None:  # resumed after the last epoch: evaluate the restored model again
         final_eval = evaluate(run, model)
-    summary = build_summary(run, final_eval, params, macs, started, time.perf_counter() - wall_start)
+    summary = build_summary(run, final_eval, params, macs, env, started, time.perf_counter() - wall_start)
     labels = run.dataset.test_labels.cpu().numpy()
     write_atomic(
         out / "predictions.npz",
@@ -415,7 +416,9 @@ class _Timer:
         return time.perf_counter() - self.start
 
 
-def build_summary(run: Run, final: Evaluation, params: int, macs: int, started: str, wall_seconds: float) -> dict:
+def build_summary(
+    run: Run, final: Evaluation, params: int, macs: int, env: dict[str, Any], started: str, wall_seconds: float
+) -> dict:
     config, dataset, history = run.config, run.dataset, run.history
     labels = dataset.test_labels.cpu().numpy()
     confusion = confusion_matrix(labels, final.probabilities.argmax(1), dataset.num_classes)
@@ -427,7 +430,7 @@ def build_summary(run: Run, final: Evaluation, params: int, macs: int, started: 
         import resource  # the process's peak resident set; Linux reports kilobytes
 
         peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    env = environment(run.device)
+    env = dict(env)
     env.update(
         dataset_spec=dataset.spec,
         dataset_fingerprint=dataset.fingerprint,
@@ -515,8 +518,8 @@ def restore_checkpoint(run: Run, path: Path, log: Callable[[str], None]) -> bool
             f"checkpoint {str(path)!r} is damaged ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
             f"delete it to restart this run from scratch: rm {path}"
         ) from None
-    if state["config"] != run.config.to_dict():
-        changed = sorted(k for k, v in run.config.to_dict().items() if state["config"].get(k) != v)
+    changed = run.config.differences(state["config"])
+    if changed:
         log(f"checkpoint {path} was made with other settings ({', '.join(changed)}); starting from scratch")
         return False
     if state["code_fingerprint"] != code_fingerprint():
