@@ -22,6 +22,7 @@ import torch
 import torchvision
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parents[1]  # lib/archcompare -> the repository, for an editable install
 
 # The modules whose code decides what a training run computes. A change to any of them makes
 # existing runs out of date; report and benchmark code does not.
@@ -52,7 +53,9 @@ def git_state(directory: Path = PACKAGE_DIR) -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    # Only the code counts as dirty: results being written under outputs/ are not a code change.
+    code = ("lib", "notebooks", "pyproject.toml", "requirements.txt", "Makefile")
+    status = git("-C", str(REPO_DIR), "status", "--porcelain", "--untracked-files=no", "--", *code) if commit else None
     return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
