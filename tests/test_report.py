@@ -208,21 +208,55 @@ def test_compare_pair_counts_equal_those_computed_from_the_predictions(profile):
     assert pair.difference_interval == expected
 
 
-def test_compare_pair_measures_the_slowdown_and_judges_it_against_the_blog(profile):
-    for seed, (base, other) in enumerate([(10.0, 13.0), (10.0, 13.4)]):
-        edit_summary(profile / "runs" / f"resnet50-seed{seed}", seconds_per_epoch=base, images_per_second=100.0)
-        edit_summary(profile / "runs" / f"resnext50_32x4d-seed{seed}", seconds_per_epoch=other, images_per_second=80.0)
-    pair = report.compare_pair(report.load_runs(profile))
-    assert pair.time_ratio == pytest.approx(13.2 / 10)
-    assert pair.throughput_ratio == pytest.approx(100 / 80)
-    assert pair.agrees_with_reference
-    assert "within 20% to 40%" in pair.agreement_rule
+def set_times(profile: Path, seed: int, base: float, other: float) -> None:
+    edit_summary(profile / "runs" / f"resnet50-seed{seed}", seconds_per_epoch=base, images_per_second=100.0)
+    edit_summary(profile / "runs" / f"resnext50_32x4d-seed{seed}", seconds_per_epoch=other, images_per_second=80.0)
 
-    edit_summary(profile / "runs" / "resnext50_32x4d-seed0", seconds_per_epoch=20.0)
-    edit_summary(profile / "runs" / "resnext50_32x4d-seed1", seconds_per_epoch=20.0)
+
+def test_compare_pair_judges_the_slowdown_against_the_blog_on_its_interval_over_seeds(profile):
+    set_times(profile, 0, 10.0, 13.0)
+    set_times(profile, 1, 10.0, 13.1)
     pair = report.compare_pair(report.load_runs(profile))
-    assert pair.slowdown == pytest.approx(1.0) and not pair.agrees_with_reference
+    assert pair.time_ratio == pytest.approx(13.05 / 10)
+    assert pair.throughput_ratio == pytest.approx(100 / 80)
+    assert pair.seed_slowdowns == pytest.approx((0.30, 0.31))
+    assert pair.slowdown_interval == mean_confidence_interval(np.array(pair.seed_slowdowns))
+    assert 0.20 < pair.slowdown_interval.low < pair.slowdown_interval.high < 0.40
+    assert pair.agreement == "agrees" and pair.agrees_with_reference
+    assert "within 20% to 40%" in pair.agreement_rule
+    assert "so it **agrees**" in report.conclusions(report.load_runs(profile))
+
+    set_times(profile, 0, 10.0, 20.0)
+    set_times(profile, 1, 10.0, 20.0)
+    pair = report.compare_pair(report.load_runs(profile))
+    assert pair.slowdown == pytest.approx(1.0) and pair.agreement == "does not agree"
     assert "**does not agree** (it is more than" in report.conclusions(report.load_runs(profile))
+
+    # Seeds that disagree with each other give an interval reaching into and out of the band.
+    set_times(profile, 0, 10.0, 10.5)
+    set_times(profile, 1, 10.0, 15.0)
+    pair = report.compare_pair(report.load_runs(profile))
+    assert pair.slowdown_interval.low < 0.20 < pair.slowdown_interval.high
+    assert pair.agreement == "undecided" and not pair.agrees_with_reference
+    assert "is **undecided**: the interval reaches" in report.conclusions(report.load_runs(profile))
+
+
+def test_one_timed_run_per_architecture_leaves_the_slowdown_undecided_and_shows_its_epoch_spread(profile):
+    for arch in ("resnet50", "resnext50_32x4d"):
+        shutil.rmtree(profile / "runs" / f"{arch}-seed1")
+    set_times(profile, 0, 10.0, 13.0)  # inside the band, yet one run per architecture cannot settle it
+    for arch, seconds in (("resnet50", [10.0, 10.0]), ("resnext50_32x4d", [11.0, 13.0])):
+        path = profile / "runs" / f"{arch}-seed0" / "history.csv"
+        history = pd.read_csv(path)
+        history["epoch_seconds"] = seconds
+        history.to_csv(path, index=False)
+    runs = report.load_runs(profile)
+    pair = report.compare_pair(runs)
+    assert pair.slowdown_interval is None and pair.agreement == "undecided"
+    assert pair.epoch_slowdowns == pytest.approx((0.10, 0.30))
+    text = report.conclusions(runs)
+    assert "lies inside the 20% to 40% band, but it is **undecided**" in text
+    assert "ranged from +10% to +30%" in text
 
 
 def test_compare_pair_refuses_runs_evaluated_on_different_test_labels(profile):

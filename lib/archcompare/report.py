@@ -61,7 +61,7 @@ BLOG_POST = Reference(
 # "About 30 %" comes without a spread; a measured slowdown within 10 points of it counts as agreeing.
 SLOWDOWN_AGREEMENT = (0.20, 0.40)
 ALPHA = 0.05  # significance level of the per-seed McNemar tests
-CONFIDENCE = 0.95  # of the t-interval of the mean accuracy difference over seeds
+CONFIDENCE = 0.95  # of the t-intervals over seeds: mean accuracy difference, mean slowdown
 BASELINE = "resnet50"
 OTHER = "resnext50_32x4d"
 
@@ -522,6 +522,8 @@ class PairComparison:
     throughput_ratio: float  # baseline's mean images/s over other's: above 1 means other is slower
     timing_devices: tuple[str, ...]  # device names the timings come from
     reference: Reference
+    seed_slowdowns: tuple[float, ...] = ()  # per paired seed: other's seconds per epoch over the baseline's, minus 1
+    epoch_slowdowns: tuple[float, ...] = ()  # the same per epoch, over every paired seed (within-run spread)
 
     @property
     def slowdown(self) -> float:
@@ -537,11 +539,41 @@ class PairComparison:
         low, high = SLOWDOWN_AGREEMENT
         return (
             f"the measured slowdown ({self.other}'s seconds per epoch over {self.baseline}'s, minus 1) agrees with "
-            f'the blog\'s "about {self.reference.slowdown:.0%}" when it lies within {low:.0%} to {high:.0%}'
+            f'the blog\'s "about {self.reference.slowdown:.0%}" when the {CONFIDENCE:.0%} interval of its mean over seeds '
+            f"lies within {low:.0%} to {high:.0%}, and disagrees when the interval lies wholly outside that band"
         )
 
     @property
+    def slowdown_interval(self) -> MeanInterval | None:
+        """t-interval of the mean per-seed slowdown; None with fewer than two paired seeds."""
+        if len(self.seed_slowdowns) < 2:
+            return None
+        return mean_confidence_interval(np.array(self.seed_slowdowns), CONFIDENCE)
+
+    @property
+    def agreement(self) -> str:
+        """'agrees', 'does not agree' or 'undecided', judged on the interval when there is one.
+
+        One timed run per architecture gives no estimate of how much the time of a run varies
+        (machine load changes between runs trained one after the other), so it is 'undecided'
+        however its single ratio falls.
+        """
+        low, high = SLOWDOWN_AGREEMENT
+        interval = self.slowdown_interval
+        if interval is None:
+            return "undecided"
+        if low <= interval.low and interval.high <= high:
+            return "agrees"
+        if interval.high < low or interval.low > high:
+            return "does not agree"
+        return "undecided"
+
+    @property
     def agrees_with_reference(self) -> bool:
+        return self.agreement == "agrees"
+
+    @property
+    def slowdown_in_band(self) -> bool:
         low, high = SLOWDOWN_AGREEMENT
         return low <= self.slowdown <= high
 
@@ -589,6 +621,13 @@ def compare_pair(
     differences = np.array([seed.difference for seed in seeds])
     interval = mean_confidence_interval(differences, CONFIDENCE) if len(seeds) >= 2 else None
     timed = [*base_runs.values(), *other_runs.values()]
+    seed_slowdowns = tuple(
+        other_runs[seed].summary["seconds_per_epoch"] / base_runs[seed].summary["seconds_per_epoch"] - 1
+        for seed in paired
+    )
+    epoch_slowdowns = tuple(
+        float(slowdown) for seed in paired for slowdown in _epoch_slowdowns(base_runs[seed], other_runs[seed])
+    )
 
     def mean_of(members: dict[int, RunResult], key: str) -> float:
         return float(np.mean([run.summary[key] for run in members.values()]))
@@ -604,7 +643,18 @@ def compare_pair(
         throughput_ratio=mean_of(base_runs, "images_per_second") / mean_of(other_runs, "images_per_second"),
         timing_devices=tuple(dict.fromkeys(str(run.env.get("device_name")) for run in timed)),
         reference=reference,
+        seed_slowdowns=seed_slowdowns,
+        epoch_slowdowns=epoch_slowdowns,
     )
+
+
+def _epoch_slowdowns(base: RunResult, other: RunResult) -> np.ndarray:
+    """Per epoch both runs recorded: other's seconds over the baseline's, minus 1."""
+    merged = base.history[["epoch", "epoch_seconds"]].merge(
+        other.history[["epoch", "epoch_seconds"]], on="epoch", suffixes=("_base", "_other")
+    )
+    merged = merged[(merged["epoch_seconds_base"] > 0) & (merged["epoch_seconds_other"] > 0)]
+    return (merged["epoch_seconds_other"] / merged["epoch_seconds_base"] - 1).to_numpy()
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -772,6 +822,11 @@ def _reference_text(runs: Runs, pair: PairComparison) -> str:
     return text
 
 
+def _slowdown_range(slowdowns: Sequence[float]) -> str:
+    low, high = min(slowdowns), max(slowdowns)
+    return f"{low:+.0%}" if round(low, 2) == round(high, 2) else f"from {low:+.0%} to {high:+.0%}"
+
+
 def _timing_text(runs: Runs, pair: PairComparison) -> str:
     base, other = display_name(pair.baseline), display_name(pair.other)
     low, high = SLOWDOWN_AGREEMENT
@@ -779,15 +834,43 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
     def relation(fraction: float) -> str:
         return f"{abs(fraction):.0%} {'slower' if fraction >= 0 else 'faster'}"
 
-    verdict = "**agrees**" if pair.agrees_with_reference else "**does not agree**"
     text = (
         f"**Training time.** {other} took {pair.time_ratio:.2f}x the seconds per epoch of {base} "
         f"({relation(pair.slowdown)}); by training throughput (images/s) it was {relation(pair.throughput_slowdown)}. "
         f"The blog post says {display_name(pair.reference.slower)} is about {pair.reference.slowdown:.0%} slower. "
-        f"The rule used here: {pair.agreement_rule}. The measured {relation(pair.slowdown)} therefore {verdict}"
+        f"The rule used here: {pair.agreement_rule}"
     )
-    if not pair.agrees_with_reference:
-        text += " (it is " + ("more" if pair.slowdown > high else "less") + f" than the {low:.0%} to {high:.0%} band)"
+    if pair.slowdown_in_band:
+        position = f"inside the {low:.0%} to {high:.0%} band"
+    else:
+        position = ("above" if pair.slowdown > high else "below") + f" the {low:.0%} to {high:.0%} band"
+    interval = pair.slowdown_interval
+    if interval is None:
+        text += (
+            f". The measured {relation(pair.slowdown)} lies {position}, but it is **undecided** whether that "
+            "agrees: with one timed run per architecture, trained one after the other, a change in the "
+            "machine's load between the runs moves the ratio, and one run gives no estimate of how much"
+        )
+        if pair.epoch_slowdowns:
+            text += (
+                f" (epoch by epoch within these runs the slowdown ranged {_slowdown_range(pair.epoch_slowdowns)}; "
+                "that spread leaves out load changes between runs)"
+            )
+        text += ". Two or more seeds per architecture give an interval that can decide it"
+    else:
+        verdict = {"agrees": "**agrees**", "does not agree": "**does not agree**"}.get(
+            pair.agreement, "is **undecided**"
+        )
+        text += (
+            f". Over {interval.n} seeds the mean slowdown is {interval.mean:.0%} "
+            f"({interval.confidence:.0%} interval {interval.low:.0%} to {interval.high:.0%}), so it {verdict}"
+        )
+        if pair.agreement == "does not agree":
+            text += (
+                " (it is " + ("more" if interval.low > high else "less") + f" than the {low:.0%} to {high:.0%} band)"
+            )
+        elif pair.agreement == "undecided":
+            text += f": the interval reaches both inside and outside the {low:.0%} to {high:.0%} band"
     text += f". Measured on {', '.join(pair.timing_devices)}."
     if len(pair.timing_devices) > 1:
         text += " The timings come from different devices, so the ratio mixes hardware and architecture."
