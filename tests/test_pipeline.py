@@ -330,6 +330,36 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(tmp_path, slow_images, pro
     assert (run_dir / "checkpoint.pt").exists()
 
 
+def test_a_kernel_killed_mid_run_gives_one_line_and_keeps_the_checkpoint(tmp_path, slow_images, profiles):
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    data = f"DATA=imagefolder:{slow_images}"
+    outputs = tmp_path / "out"
+    run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
+    process = start_make("runs", "PROFILE=resumable", data, outputs=outputs, env=env)
+    wait_for(run_dir / "checkpoint.pt", process)
+    # Only the kernel dies, as under the kernel's out-of-memory killer; make and papermill live on.
+    # The kernel runs in a session of its own, as the child of papermill's process (`cli run`).
+    runner = subprocess.run(
+        ["pgrep", "-g", str(process.pid), "-f", "archcompare.cli run"], capture_output=True, text=True
+    )
+    kernels = [
+        pid
+        for parent in runner.stdout.split()
+        for pid in subprocess.run(
+            ["pgrep", "-P", parent, "-f", "ipykernel"], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    assert kernels, "no kernel process found under make's `cli run`"
+    for pid in kernels:
+        os.kill(int(pid), signal.SIGKILL)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "error: run resnet18-seed0: its Jupyter kernel died" in output
+    assert "Traceback" not in output, output
+    assert not (run_dir / "summary.json").exists()
+    assert (run_dir / "checkpoint.pt").exists()  # what the next make resumes from (the SIGKILL test checks that)
+
+
 def test_interrupted_report_build_leaves_no_report_that_looks_fresh(smoke, tmp_path):
     outputs, env, _ = smoke
     copy = tmp_path / "outputs"

@@ -7,6 +7,7 @@ line, ``error: ...``, with exit status 2 and no traceback; bugs still show their
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)  # a killed job stops like Ctrl-C: cleanly, saying how to go on
+    # When a run is interrupted while papermill waits on its kernel, nbclient's cell task can end later with
+    # DeadKernelError, and asyncio prints that unretrieved task's traceback at exit: a duplicate of the
+    # one-line error printed below, so asyncio's error log is kept off the terminal.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         if args.step == "plan":
             planned = pipeline.plan(args.profile, args.data or None)

@@ -251,6 +251,7 @@ def _check_data_before_training(dataset: str) -> None:
 def execute_run(directory: Path) -> None:
     """Execute ``train.ipynb`` for one planned run; the executed notebook lands only on success."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
     directory = Path(directory)
     parameters = yaml.safe_load((directory / "params.yaml").read_text())
@@ -272,6 +273,13 @@ def execute_run(directory: Path) -> None:
         os.replace(partial, failed)
         raise PipelineError(
             f"run {directory.name} failed: {error.ename}: {error.evalue} (notebook: {failed})"
+        ) from None
+    except DeadKernelError:
+        if partial.exists():
+            os.replace(partial, failed)
+        raise PipelineError(
+            f"run {directory.name}: its Jupyter kernel died before the run finished (killed, or out of memory); "
+            "finished epochs are checkpointed, and running the same make command again resumes from them"
         ) from None
     except BaseException:
         if partial.exists():
