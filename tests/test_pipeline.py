@@ -106,6 +106,14 @@ def smoke(tmp_path_factory, images, profiles):
     return outputs, env, done
 
 
+def test_make_shows_each_runs_epochs_on_the_terminal_without_notebook_chatter(smoke):
+    _, _, done = smoke
+    for arch in ("resnet50", "resnext50_32x4d"):
+        assert f"{arch}, seed 0: test accuracy" in done.stdout
+    assert "epoch   1/1" in done.stdout
+    assert "<Figure size" not in done.stdout and "Executing" not in done.stdout
+
+
 def test_smoke_report_is_complete_self_contained_and_codeless(smoke):
     outputs, _, _ = smoke
     html = (outputs / "smoke" / "report.html").read_text()

@@ -353,7 +353,15 @@ def _report_inputs_fingerprint(profile_dir: Path) -> str:
     return digest.hexdigest()
 
 
-_PAPERMILL_CHATTER = ("Input Notebook", "Output Notebook", "Working directory", "Executing", "Ending Cell")
+# papermill's own bookkeeping lines, and a figure's text form ("<Figure size ...>"), which says nothing on a terminal
+_PAPERMILL_CHATTER = (
+    "Input Notebook",
+    "Output Notebook",
+    "Working directory",
+    "Executing",
+    "Ending Cell",
+    "<Figure size",
+)
 
 
 def _show_papermill_log() -> None:
