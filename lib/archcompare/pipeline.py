@@ -269,21 +269,18 @@ def execute_run(directory: Path) -> None:
             progress_bar=False,
             log_output=True,
         )
-    except papermill.PapermillExecutionError as error:
-        os.replace(partial, failed)
-        raise PipelineError(
-            f"run {directory.name} failed: {error.ename}: {error.evalue} (notebook: {failed})"
-        ) from None
-    except DeadKernelError:
+    except BaseException as error:
         if partial.exists():
             os.replace(partial, failed)
-        raise PipelineError(
-            f"run {directory.name}: its Jupyter kernel died before the run finished (killed, or out of memory); "
-            "finished epochs are checkpointed, and running the same make command again resumes from them"
-        ) from None
-    except BaseException:
-        if partial.exists():
-            os.replace(partial, failed)
+        if isinstance(error, papermill.PapermillExecutionError):
+            raise PipelineError(
+                f"run {directory.name} failed: {error.ename}: {error.evalue} (notebook: {failed})"
+            ) from None
+        if isinstance(error, DeadKernelError):
+            raise PipelineError(
+                f"run {directory.name}: its Jupyter kernel died before the run finished (killed, or out of memory); "
+                "finished epochs are checkpointed, and running the same make command again resumes from them"
+            ) from None
         raise
     os.replace(partial, directory / "train.ipynb")
     if not (directory / "summary.json").exists():

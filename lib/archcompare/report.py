@@ -522,8 +522,8 @@ class PairComparison:
     throughput_ratio: float  # baseline's mean images/s over other's: above 1 means other is slower
     timing_devices: tuple[str, ...]  # device names the timings come from
     reference: Reference
-    seed_slowdowns: tuple[float, ...] = ()  # per paired seed: other's seconds per epoch over the baseline's, minus 1
-    epoch_slowdowns: tuple[float, ...] = ()  # the same per epoch, over every paired seed (within-run spread)
+    seed_slowdowns: tuple[float, ...]  # per paired seed: other's seconds per epoch over the baseline's, minus 1
+    epoch_slowdowns: tuple[float, ...]  # the same per epoch, over every paired seed (within-run spread)
 
     @property
     def slowdown(self) -> float:
@@ -571,11 +571,6 @@ class PairComparison:
     @property
     def agrees_with_reference(self) -> bool:
         return self.agreement == "agrees"
-
-    @property
-    def slowdown_in_band(self) -> bool:
-        low, high = SLOWDOWN_AGREEMENT
-        return low <= self.slowdown <= high
 
     @property
     def mean_difference(self) -> float:
@@ -840,14 +835,12 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
         f"The blog post says {display_name(pair.reference.slower)} is about {pair.reference.slowdown:.0%} slower. "
         f"The rule used here: {pair.agreement_rule}"
     )
-    if pair.slowdown_in_band:
-        position = f"inside the {low:.0%} to {high:.0%} band"
-    else:
-        position = ("above" if pair.slowdown > high else "below") + f" the {low:.0%} to {high:.0%} band"
-    interval = pair.slowdown_interval
+    band = f"the {low:.0%} to {high:.0%} band"
+    position = "above" if pair.slowdown > high else "below" if pair.slowdown < low else "inside"
+    agreement, interval = pair.agreement, pair.slowdown_interval
     if interval is None:
         text += (
-            f". The measured {relation(pair.slowdown)} lies {position}, but it is **undecided** whether that "
+            f". The measured {relation(pair.slowdown)} lies {position} {band}, but it is **undecided** whether that "
             "agrees: with one timed run per architecture, trained one after the other, a change in the "
             "machine's load between the runs moves the ratio, and one run gives no estimate of how much"
         )
@@ -858,19 +851,15 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
             )
         text += ". Two or more seeds per architecture give an interval that can decide it"
     else:
-        verdict = {"agrees": "**agrees**", "does not agree": "**does not agree**"}.get(
-            pair.agreement, "is **undecided**"
-        )
+        verdict = "is **undecided**" if agreement == "undecided" else f"**{agreement}**"
         text += (
             f". Over {interval.n} seeds the mean slowdown is {interval.mean:.0%} "
             f"({interval.confidence:.0%} interval {interval.low:.0%} to {interval.high:.0%}), so it {verdict}"
         )
-        if pair.agreement == "does not agree":
-            text += (
-                " (it is " + ("more" if interval.low > high else "less") + f" than the {low:.0%} to {high:.0%} band)"
-            )
-        elif pair.agreement == "undecided":
-            text += f": the interval reaches both inside and outside the {low:.0%} to {high:.0%} band"
+        if agreement == "does not agree":
+            text += f" (it is {'more' if interval.low > high else 'less'} than {band})"
+        elif agreement == "undecided":
+            text += f": the interval reaches both inside and outside {band}"
     text += f". Measured on {', '.join(pair.timing_devices)}."
     if len(pair.timing_devices) > 1:
         text += " The timings come from different devices, so the ratio mixes hardware and architecture."
