@@ -7,10 +7,15 @@ PROFILE ?= quick
 DATA ?=
 OUTPUTS ?= outputs
 PYTHON ?= python3
+TORCH ?= pinned
+WHEELS ?=
+WHEELS_PYTHON ?= 3.12
+WHEELS_PLATFORM ?= manylinux_2_28_x86_64
 
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+LAB_INSTALLED := $(VENV)/.lab-installed
 PROFILE_DIR := $(OUTPUTS)/$(PROFILE)
 RUN_LIST := $(PROFILE_DIR)/runs.txt
 RUNS = $(shell cat $(RUN_LIST) 2>/dev/null)
@@ -19,22 +24,27 @@ export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help install report runs bench test lint clean lab _runs _report
+.PHONY: help install wheels report runs bench test lint clean lab _runs _report
 
 help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
+	@echo "       make install [TORCH=pinned|system] [WHEELS=<folder>] [PYTHON=<python with torch>]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: $(INSTALLED)  ## create .venv with the pinned packages, this package and the Jupyter kernel
+install: $(INSTALLED)  ## create .venv: pinned packages (TORCH=system reuses the machine's torch; WHEELS=<dir> offline)
 
-$(INSTALLED): requirements.txt pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(PY) -m ipykernel install --sys-prefix --name archcompare --display-name "Python (archcompare)" >/dev/null
-	@# Quiet kernel logs: a kernel stopped with its run (Ctrl-C, a killed job) would print socket tracebacks.
-	$(PY) -c 'import json, sys; p = sys.argv[1]; k = json.load(open(p)); k["argv"].append("--IPKernelApp.log_level=CRITICAL"); json.dump(k, open(p, "w"), indent=1)' $(VENV)/share/jupyter/kernels/archcompare/kernel.json
+$(INSTALLED): requirements.txt pyproject.toml Makefile tools/install.py
+	$(PYTHON) tools/install.py --venv $(VENV) --torch $(TORCH) $(if $(WHEELS),--wheels '$(WHEELS)')
 	touch $@
+
+# JupyterLab and ruff, for `make lab` and `make lint` only.
+$(LAB_INSTALLED): requirements-lab.txt $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(if $(WHEELS),--no-index --find-links '$(WHEELS)') -r requirements-lab.txt
+	touch $@
+
+wheels:  ## download the pinned packages' wheels into WHEELS (default wheels/) for WHEELS_PYTHON and WHEELS_PLATFORM
+	$(PYTHON) tools/install.py --download --lab --torch $(TORCH) --wheels '$(or $(WHEELS),wheels)' \
+		--python-version $(WHEELS_PYTHON) --platform $(WHEELS_PLATFORM)
 
 report: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs, then render outputs/PROFILE/report.html
 	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --runs-file $(RUN_LIST)
@@ -60,7 +70,7 @@ bench: $(INSTALLED)  ## benchmark the blog's training loop against this package'
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
 	$(PY) -m pytest
 
-lint: $(INSTALLED)  ## ruff on the package, tests and notebooks
+lint: $(LAB_INSTALLED)  ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check lib tests notebooks
 	$(VENV)/bin/ruff format --check lib tests notebooks
 
@@ -70,5 +80,5 @@ ifneq ($(origin PROFILE),command line)
 endif
 	rm -rf -- '$(PROFILE_DIR)'
 
-lab: $(INSTALLED)  ## open the notebooks in JupyterLab with the project's kernel
+lab: $(LAB_INSTALLED)  ## open the notebooks in JupyterLab with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/

@@ -66,6 +66,9 @@ def build_model(arch: str, num_classes: int, stem: str = "cifar", in_channels: i
         model.maxpool = nn.Identity()
     elif in_channels != 3:
         model.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    if stem == "cifar" or in_channels != 3:
+        # A replaced stem is initialised as torchvision's ResNet initialises every convolution.
+        nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
     return model
 
 

@@ -384,9 +384,9 @@ def readme_blocks() -> dict[str, str]:
     runs = outputs_dir() / README_PROFILE
     if (runs / "runs").is_dir():
         blocks["headline"] = readme_headline(load_runs(runs))
-    bench = outputs_dir() / "bench" / "bench.md"
-    if bench.exists():
-        blocks["bench"] = bench.read_text()
+    tables = [outputs_dir() / "bench" / f"bench-{device}.md" for device in ("cpu", "cuda")]
+    if any(table.exists() for table in tables):
+        blocks["bench"] = "\n".join(table.read_text() for table in tables if table.exists())
     return blocks
 
 

@@ -1091,14 +1091,22 @@ def plot_confusion_matrices(runs: Runs) -> Figure:
 
 
 def plot_history(run_dir: str | Path) -> Figure:
-    """One run's loss and accuracy per epoch, train and test, from its ``history.csv``."""
+    """One run's loss and accuracy per epoch, train and test, from its ``history.csv``.
+
+    Both loss curves are plain cross-entropy: the training objective with label smoothing is
+    drawn too, dashed, when it differs, since it never falls as low as the plain loss.
+    """
     history = pd.read_csv(Path(run_dir) / "history.csv")
     figure = Figure(figsize=(10, 3.5), layout="constrained")
     loss_axes, accuracy_axes = figure.subplots(1, 2)
+    train_ce = "train_ce" if "train_ce" in history else "train_loss"  # histories before train_ce had one loss
+    loss_axes.plot(history["epoch"], history[train_ce], marker="o", label="train")
+    loss_axes.plot(history["epoch"], history["test_loss"], marker="o", label="test")
+    if train_ce == "train_ce" and not np.allclose(history["train_ce"], history["train_loss"]):
+        loss_axes.plot(history["epoch"], history["train_loss"], linestyle="--", label="train, with label smoothing")
     for split in ("train", "test"):
-        loss_axes.plot(history["epoch"], history[f"{split}_loss"], marker="o", label=split)
         accuracy_axes.plot(history["epoch"], 100 * history[f"{split}_acc"], marker="o", label=split)
-    loss_axes.set(xlabel="epoch", ylabel="loss", title="Loss")
+    loss_axes.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for axes in (loss_axes, accuracy_axes):
         axes.legend()

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ EVAL_BATCH_SIZE = 500  # inference only: large batches keep the device busy with
 HISTORY_COLUMNS = (
     "epoch",
     "lr",
-    "train_loss",
+    "train_loss",  # the objective minimised: cross-entropy with the run's label smoothing
+    "train_ce",  # plain cross-entropy on the training batches, comparable with test_loss
     "train_acc",
     "test_loss",
     "test_acc",
@@ -94,25 +96,32 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision])
 
 
-# OneCycle's defaults follow torch.optim.lr_scheduler.OneCycleLR (Smith & Topin 2017):
-# 30% of training rising from lr/25, cosine annealing down to lr/25e4.
-ONECYCLE_RISE_FRACTION = 0.3
-ONECYCLE_START_DIVISOR = 25.0
-ONECYCLE_END_DIVISOR = 25.0e4
+# OneCycle follows torch.optim.lr_scheduler.OneCycleLR with its defaults (Smith & Topin 2017):
+# cosine rise over 30 % of the steps from lr/25 to lr, cosine fall to lr/25e4, reached at the last
+# step. One difference: momentum stays at the configured value (OneCycleLR's cycle_momentum=False),
+# so a profile's `momentum` means the same under every schedule.
+ONECYCLE_RISE_FRACTION = 0.3  # OneCycleLR's pct_start
+ONECYCLE_START_DIVISOR = 25.0  # OneCycleLR's div_factor
+ONECYCLE_END_DIVISOR = 25.0e4  # div_factor x final_div_factor (1e4)
 STEP_MILESTONES = (0.5, 0.75)  # step schedule: lr x0.1 at half and at three quarters of training
 STEP_GAMMA = 0.1
 
 
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) * 0.5 * (1 + math.cos(math.pi * fraction))
+
+
 def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
-    """The learning rate at optimizer step ``step`` as a fraction of the peak rate."""
+    """The learning rate at optimizer step ``step`` (0 .. total_steps - 1) as a fraction of the peak rate."""
     progress = step / max(total_steps, 1)
     if schedule == "onecycle":
-        rise = warmup_steps or int(ONECYCLE_RISE_FRACTION * total_steps)
+        # OneCycleLR's phase ends: the peak at step rise_end, the final rate at the last step.
+        rise_end = float(warmup_steps or ONECYCLE_RISE_FRACTION * total_steps) - 1
+        last = total_steps - 1
         start, end = 1 / ONECYCLE_START_DIVISOR, 1 / ONECYCLE_END_DIVISOR
-        if step < rise:
-            return start + (1 - start) * step / rise
-        fall = (step - rise) / max(total_steps - rise, 1)
-        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * min(fall, 1.0)))
+        if step <= rise_end:
+            return _cosine(start, 1.0, step / rise_end) if rise_end > 0 else 1.0
+        return _cosine(1.0, end, min((step - rise_end) / (last - rise_end), 1.0))
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
@@ -125,7 +134,10 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
-def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, config: RunConfig, device: torch.device) -> torch.optim.Optimizer:
+    # On CUDA the fused kernels update every parameter in a few launches (the same arithmetic as
+    # the default for-each path), which matters at small batches, where launches dominate.
+    fused = True if device.type == "cuda" else None
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(),
@@ -133,9 +145,14 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
             momentum=config.momentum,
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
+            fused=fused,
         )
     return torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay
+        model.parameters(),
+        lr=config.lr,
+        betas=(config.momentum, 0.999),
+        weight_decay=config.weight_decay,
+        fused=fused,
     )
 
 
@@ -181,7 +198,7 @@ def prepare_run(config: RunConfig, log: Callable[[str], None] = print, dataset: 
     model = build_model(config.arch, dataset.num_classes, config.stem, in_channels=dataset.image_shape[0])
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config, device)
     steps_per_epoch = math.ceil(len(dataset.train_labels) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
@@ -305,26 +322,25 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
     correct = torch.zeros((), device=device, dtype=torch.long)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     bar = _progress_bar(steps, f"epoch {epoch}/{config.epochs}") if progress == "bar" else None
+    ce_sum = torch.zeros((), device=device)
+    if epoch == 1 + (run.resumed_from_epoch or 0):
+        warm_up(run, model, memory_format)  # once per process, before the first timed step
     timer = _Timer(device)
-    timed_images = count
     model.train()
     for step in range(steps):
         batch = slice(step * config.batch_size, (step + 1) * config.batch_size)
         index = order[batch]
         params = augmentation[batch] if augmentation is not None else None
-        loss, correct_in_batch, lr = train_step(run, model, images[index], labels[index], params, memory_format)
+        loss, ce, correct_in_batch, lr = train_step(run, model, images[index], labels[index], params, memory_format)
         loss_sum += loss * len(index)
+        ce_sum += ce * len(index)
         correct += correct_in_batch
-        if step == 0 and steps > 1 and epoch == 1 + (run.resumed_from_epoch or 0):
-            # The first step of a process pays for one-time setup (kernel selection, compilation):
-            # the throughput figures start after it.
-            timer.restart()
-            timed_images = count - len(index)
         if bar is not None:
             bar.update(1)
+    train_seconds = timer.seconds()  # every step of the epoch, and nothing else
     train_loss = loss_sum.item() / count  # the epoch's one host synchronisation
+    train_ce = ce_sum.item() / count
     train_acc = correct.item() / count
-    train_seconds = timer.seconds()
     if bar is not None:
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1%}")
         bar.close()
@@ -338,11 +354,12 @@ def _run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[d
         "epoch": epoch,
         "lr": lr,  # at the epoch's last step
         "train_loss": train_loss,
+        "train_ce": train_ce,
         "train_acc": train_acc,
         "test_loss": evaluation.loss,
         "test_acc": evaluation.accuracy,
         "epoch_seconds": train_seconds,
-        "images_per_second": timed_images / train_seconds if train_seconds > 0 else float("nan"),
+        "images_per_second": count / train_seconds if train_seconds > 0 else float("nan"),
         "eval_seconds": evaluation.seconds,
     }
     return row, evaluation
@@ -355,21 +372,50 @@ def train_step(
     labels: torch.Tensor,
     augmentation: datamod.AugmentParams | None,
     memory_format: torch.memory_format,
-) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """One optimizer step on a batch of uint8 images; returns the loss and correct count (on the device) and the lr."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """One optimizer step on a batch of uint8 images.
+
+    Returns the loss minimised, the plain cross-entropy and the correct count (all on the device,
+    not synchronised) and the learning rate the step used.
+    """
     x = datamod.normalize(datamod.augment(images, augmentation), run.mean, run.std)
     x = x.contiguous(memory_format=memory_format)
+    smoothing = run.config.label_smoothing
     with autocast(run.device, run.precision):
         logits = model(x)
-        loss = F.cross_entropy(logits, labels, label_smoothing=run.config.label_smoothing)
+        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(run.optimizer)
     run.scaler.update()
     lr = run.scheduler.get_last_lr()[0]  # the rate this step used (a Python float: no sync)
     run.scheduler.step()
-    correct = (logits.detach().argmax(1) == labels).sum()
-    return loss.detach().float(), correct, lr
+    logits = logits.detach()
+    correct = (logits.argmax(1) == labels).sum()
+    ce = F.cross_entropy(logits.float(), labels) if smoothing else loss.detach()
+    return loss.detach().float(), ce.float(), correct, lr
+
+
+def warm_up(run: Run, model: nn.Module, memory_format: torch.memory_format) -> None:
+    """Pay one-time setup before the clock starts, on a throwaway copy of the model.
+
+    The first step of each batch shape (the full batch and a smaller last one) selects kernels
+    (cuDNN autotuning on CUDA, oneDNN primitives on CPU) and grows the allocator. A forward and
+    backward pass of each shape on a copy does that without touching the run's weights, batch-norm
+    statistics or random streams, so a resumed run computes exactly what an uninterrupted one does.
+    A compiled model compiles during the first timed epoch instead (its cache is per module).
+    """
+    config, images = run.config, run.dataset.train_images
+    sizes = {min(config.batch_size, len(images)), len(images) % config.batch_size} - {0}
+    copy = deepcopy(run.model)
+    for size in sorted(sizes):
+        x = datamod.normalize(datamod.augment(images[:size], None), run.mean, run.std)
+        with autocast(run.device, run.precision):
+            copy(x.contiguous(memory_format=memory_format)).float().sum().backward()
+    del copy
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+        torch.cuda.reset_peak_memory_stats(run.device)  # the copy is not part of the run's footprint
 
 
 def evaluate(run: Run, model: nn.Module) -> Evaluation:
@@ -424,6 +470,7 @@ def build_summary(
     confusion = confusion_matrix(labels, final.probabilities.argmax(1), dataset.num_classes)
     best = max(history, key=lambda row: row["test_acc"])
     train_seconds = sum(row["epoch_seconds"] for row in history)
+    images_per_second = float(np.median([row["images_per_second"] for row in history]))
     if run.device.type == "cuda":
         peak_memory = torch.cuda.max_memory_allocated(run.device)
     else:
@@ -460,8 +507,10 @@ def build_summary(
         "per_class_acc": per_class_accuracy(confusion).tolist(),
         "confusion_matrix": confusion.tolist(),
         "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / len(history),
-        "images_per_second": float(np.median([row["images_per_second"] for row in history])),
+        # The time one epoch's training images take at the measured rate (the median epoch's):
+        # warm-up happened before the clock started, and evaluation is timed apart.
+        "seconds_per_epoch": len(dataset.train_labels) / images_per_second,
+        "images_per_second": images_per_second,
         "eval_images_per_second": len(labels) / final.seconds if final.seconds > 0 else None,
         "wall_seconds": wall_seconds,
         "peak_memory_bytes": peak_memory,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Train published runs on a lent GPU machine that has its own torch and no network, in stretches.
+#
+#   tools/gpu_session.sh start      set up, check the GPU path, start the queue in its own session
+#   tools/gpu_session.sh collect    wait for the queue (up to WAIT seconds), then pack what finished
+#
+# Set-up reads a staging folder (STAGE, default .gpu/, git-ignored): wheels/ from `make wheels`
+# (only the packages the machine lacks) and cifar10-jpeg.tar.gz. The queue (QUEUE: profile:run
+# items, trained one after the other so that no run's timing shares the GPU) runs under setsid, so it
+# goes on between calls while the machine is held; results live outside the repository (JOB), since
+# the working tree is copied anew at each call. Each finished run is packed into OUT as soon as the
+# script sees it, and checkpoints never leave the machine, so a stretch that ends loses at most the
+# run in progress. Rehearse on a CPU with QUEUE="smoke:resnet50-seed0" PYTHON=<a torch 2.11 python>.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+STAGE=${STAGE:-.gpu}
+DATA_ROOT=${DATA_ROOT:-/work/data}  # the path the CPU runs read, so DATA names the same string
+DATA="imagefolder:$DATA_ROOT/cifar10-jpeg"
+JOB=${JOB:-/tmp/gpu-job}
+OUT=${OUT:-$JOB/out}
+PYTHON=${PYTHON:-python3}
+QUEUE=${QUEUE:-"full:resnet50-seed0 full:resnext50_32x4d-seed0"}
+BENCH=${BENCH:-1}
+WAIT=${WAIT:-540}
+TESTS=${TESTS:-tests/test_training.py tests/test_data.py tests/test_models.py}
+mkdir -p "$JOB" "$OUT"
+began=$(date +%s)
+say() { echo "[$(( $(date +%s) - began ))s] $*"; }
+
+pack() {  # every finished run, its log and the queue's state, in one tarball under OUT
+    (cd "$JOB" && tar -czf "$OUT/results.tgz" --exclude=checkpoint.pt --exclude='*.partial*' \
+        --exclude=params.yaml $(ls -d outputs/*/runs/* outputs/bench 2>/dev/null) *.log done.txt 2>/dev/null)
+    cp "$JOB"/done.txt "$OUT"/ 2>/dev/null
+    say "packed: $(cat "$JOB"/done.txt 2>/dev/null | tr '\n' ';')"
+}
+
+wait_for_queue() {
+    local deadline=$(( began + WAIT ))
+    while [ "$(date +%s)" -lt "$deadline" ] && ! grep -q '^all done' "$JOB/done.txt" 2>/dev/null; do
+        sleep 10
+        local finished; finished=$(wc -l < "$JOB/done.txt" 2>/dev/null || echo 0)
+        if [ "$finished" != "${packed_count:-0}" ]; then pack; packed_count=$finished; fi
+    done
+    tail -n 3 "$JOB"/queue-*.log 2>/dev/null
+    pack
+}
+
+case "${1:-}" in
+start)
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$OUT/gpu.txt"
+    mkdir -p "$DATA_ROOT" && tar -xzf "$STAGE/cifar10-jpeg.tar.gz" -C "$DATA_ROOT" || exit 1
+    say "data in $DATA_ROOT"
+    make install TORCH=system WHEELS="$STAGE/wheels" PYTHON="$PYTHON" > "$JOB/install.log" 2>&1 \
+        || { tail -n 20 "$JOB/install.log"; cp "$JOB/install.log" "$OUT/"; exit 1; }
+    say "installed: $(grep -h 'using\|reusing' "$JOB/install.log" | cut -c1-200)"
+    for item in $QUEUE; do ARCHCOMPARE_OUTPUTS="$JOB/outputs" .venv/bin/python -m archcompare.cli plan "${item%%:*}" --data "$DATA" \
+        > "$JOB/plan-${item%%:*}.log" 2>&1 || { cat "$JOB/plan-${item%%:*}.log"; exit 1; }; done
+    # The queue: one run at a time, then the benchmark; each line of done.txt is one finished step.
+    cat > "$JOB/queue.sh" <<QUEUE_END
+cd "$PWD"
+for item in $QUEUE; do
+    profile=\${item%%:*}; run=\${item#*:}
+    make --no-print-directory OUTPUTS="$JOB/outputs" PROFILE=\$profile \
+        "$JOB/outputs/\$profile/runs/\$run/summary.json" > "$JOB/queue-\$profile-\$run.log" 2>&1
+    echo "\$item exit \$? at \$(date +%T)" >> "$JOB/done.txt"
+done
+if [ "$BENCH" = 1 ]; then
+    ARCHCOMPARE_OUTPUTS="$JOB/outputs" .venv/bin/python -m archcompare.cli bench > "$JOB/queue-bench.log" 2>&1
+    echo "bench exit \$? at \$(date +%T)" >> "$JOB/done.txt"
+fi
+echo "all done at \$(date +%T)" >> "$JOB/done.txt"
+QUEUE_END
+    ARCHCOMPARE_OUTPUTS="$JOB/outputs" setsid nohup bash "$JOB/queue.sh" > "$JOB/queue.log" 2>&1 < /dev/null &
+    say "queue started: $QUEUE"
+    # The device path of the test suite, beside the first run (its timing is a median over epochs).
+    timeout 150 .venv/bin/python -m pytest -q -x -p no:cacheprovider $TESTS > "$JOB/pytest.log" 2>&1
+    say "GPU tests: $(tail -n 1 "$JOB/pytest.log")"
+    cp "$JOB/pytest.log" "$JOB/install.log" "$OUT/"
+    wait_for_queue
+    ;;
+collect)
+    wait_for_queue
+    ;;
+*)
+    echo "usage: $0 start|collect" >&2; exit 2
+    ;;
+esac
