@@ -76,12 +76,18 @@ def install(venv_dir: Path, torch_mode: str, wheels: Path | None, requirements: 
         kept = sorted(name for name in pins if normalize(name) in reuse)
         print(f"reusing this Python's {', '.join(kept)}")
 
-    venv.EnvBuilder(with_pip=True, clear=False).create(venv_dir)
     python = venv_dir / "bin" / "python"
+    try:
+        venv.EnvBuilder(with_pip=True, clear=False).create(venv_dir)
+        pip = [str(python), "-m", "pip"]
+    except subprocess.CalledProcessError:
+        # Some images' Pythons lack ensurepip: then this Python's pip installs into the new venv.
+        venv.EnvBuilder(with_pip=False, clear=False).create(venv_dir)
+        pip = [sys.executable, "-m", "pip", "--python", str(python)]
     if site_dir is not None:
         site_packages = Path(run_output(python, "import sysconfig; print(sysconfig.get_path('purelib'))"))
         (site_packages / "_machine_torch.pth").write_text(f"{site_dir}\n")
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip += ["install", "--quiet", "--disable-pip-version-check"]
     if wheels is not None:
         pip += ["--no-index", "--find-links", str(wheels)]
     if to_install:
