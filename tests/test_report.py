@@ -15,7 +15,7 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from archcompare import report
-from archcompare.metrics import mean_confidence_interval
+from archcompare.statistics import mean_confidence_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"

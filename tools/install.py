@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import re
 import subprocess
 import sys
@@ -77,13 +78,15 @@ def install(venv_dir: Path, torch_mode: str, wheels: Path | None, requirements: 
         print(f"reusing this Python's {', '.join(kept)}")
 
     python = venv_dir / "bin" / "python"
-    try:
-        venv.EnvBuilder(with_pip=True, clear=False).create(venv_dir)
-        pip = [str(python), "-m", "pip"]
-    except subprocess.CalledProcessError:
-        # Some images' Pythons lack ensurepip: then this Python's pip installs into the new venv.
-        venv.EnvBuilder(with_pip=False, clear=False).create(venv_dir)
-        pip = [sys.executable, "-m", "pip", "--python", str(python)]
+    symlinks = os.name != "nt"  # as `python -m venv` does
+    if not python.exists():
+        try:
+            venv.EnvBuilder(with_pip=True, symlinks=symlinks).create(venv_dir)
+        except subprocess.CalledProcessError:
+            # Some images' Pythons lack ensurepip: then this Python's pip installs into the new venv.
+            venv.EnvBuilder(with_pip=False, symlinks=symlinks).create(venv_dir)
+    has_pip = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
+    pip = [str(python), "-m", "pip"] if has_pip else [sys.executable, "-m", "pip", "--python", str(python)]
     if site_dir is not None:
         site_packages = Path(run_output(python, "import sysconfig; print(sysconfig.get_path('purelib'))"))
         (site_packages / "_machine_torch.pth").write_text(f"{site_dir}\n")

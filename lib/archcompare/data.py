@@ -271,20 +271,34 @@ def _cifar_files(spec: str, data_dir: Path) -> list[SourceFile]:
     return [SourceFile(str(folder / name), *_size_and_mtime(folder / name)) for name in names]
 
 
+OFFLINE_VARIABLE = "ARCHCOMPARE_OFFLINE"  # set to 1: never download, fail at once (clusters, CI)
+DOWNLOAD_TIMEOUT_SECONDS = 60  # per network read: a dead network fails in a minute instead of hanging
+
+
 def _download_cifar(spec: str, data_dir: Path) -> None:
+    import socket
+
     import torchvision
 
+    folder = data_dir / _CIFAR[spec]["folder"]
+    supply = (
+        f"Supply a copy: put torchvision's python version in {folder}, or pass an ImageFolder "
+        f"copy as DATA=imagefolder:<path with train/ and test/>"
+    )
+    if os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0"):
+        raise DataError(f"{spec} is not in {folder}, and {OFFLINE_VARIABLE} forbids downloading it. {supply}")
     dataset_class = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}[spec]
+    previous_timeout = socket.getdefaulttimeout()
     try:
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
         data_dir.mkdir(parents=True, exist_ok=True)
         dataset_class(root=str(data_dir), train=True, download=True)
     except Exception as error:
-        folder = data_dir / _CIFAR[spec]["folder"]
         raise DataError(
-            f"{spec} is not in {folder} and could not be downloaded ({type(error).__name__}: {error}). "
-            f"Supply a copy: put torchvision's python version in {folder}, or pass an ImageFolder "
-            f"copy as DATA=imagefolder:<path with train/ and test/>"
+            f"{spec} is not in {folder} and could not be downloaded ({type(error).__name__}: {error}). {supply}"
         ) from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
 
 
 def _imagefolder_files(root: Path) -> list[SourceFile]:

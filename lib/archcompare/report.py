@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .config import ArchCompareError
-from .metrics import McNemarResult, MeanInterval, mcnemar_exact, mean_confidence_interval
 from .models import ARCHITECTURES
+from .statistics import McNemarResult, MeanInterval, mcnemar_exact, mean_confidence_interval
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler

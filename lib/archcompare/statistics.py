@@ -1,0 +1,179 @@
+"""The statistics the comparison rests on; distributions come from scipy.stats.
+
+- McNemar's exact test compares two classifiers on the same test images (Dietterich 1998,
+  "Approximate Statistical Tests for Comparing Supervised Classification Learning Algorithms").
+- Means over seeds get Student-t confidence intervals; several comparisons at once get Holm's
+  step-down adjustment (Holm 1979), which controls the family-wise error without assuming
+  independence.
+- Ensembles average their members' softmax outputs; they are judged by accuracy, negative
+  log-likelihood and expected calibration error with 15 equal-width bins (Guo et al. 2017; the
+  binning of google/uncertainty-baselines), before and after temperature scaling, since rankings by
+  NLL and ECE can change once over-confidence is removed (Ashukha et al. 2020).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+ECE_BINS = 15
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    only_a_correct: int  # test images model A got right and model B got wrong
+    only_b_correct: int
+    p_value: float  # two-sided exact binomial p-value
+
+
+def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemarResult:
+    """Two-sided exact McNemar test on paired per-image correctness."""
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if correct_a.shape != correct_b.shape:
+        raise ValueError(f"paired predictions differ in shape: {correct_a.shape} vs {correct_b.shape}")
+    b = int(np.sum(correct_a & ~correct_b))
+    c = int(np.sum(~correct_a & correct_b))
+    if b + c == 0:
+        return McNemarResult(b, c, 1.0)
+    return McNemarResult(b, c, float(stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue))
+
+
+@dataclass(frozen=True)
+class MeanInterval:
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def mean_confidence_interval(values: np.ndarray, confidence: float = 0.95) -> MeanInterval:
+    """Student-t interval for the mean of ``values``; needs at least two values."""
+    values = np.asarray(values, float)
+    n = len(values)
+    if n < 2:
+        raise ValueError("a confidence interval needs at least two values")
+    mean = float(values.mean())
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(values.std(ddof=1)) / np.sqrt(n)
+    return MeanInterval(mean, mean - half_width, mean + half_width, n, confidence)
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given."""
+    p = np.asarray(p_values, float)
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Least-squares slope of y on x with a t-interval; ``interval`` is None with too few points."""
+
+    slope: float
+    low: float | None
+    high: float | None
+    points: int
+
+
+def slope_interval(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> Slope:
+    """Slope of a straight-line fit and its t-interval (n - 2 degrees of freedom)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("a slope needs at least two distinct x values")
+    fit = stats.linregress(x, y)
+    if len(x) < 3:
+        return Slope(float(fit.slope), None, None, len(x))
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2)) * float(fit.stderr)
+    return Slope(float(fit.slope), float(fit.slope) - half_width, float(fit.slope) + half_width, len(x))
+
+
+# --- ensembles and calibration --------------------------------------------------------------
+
+
+def ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
+    """The members' mean softmax output."""
+    return np.mean(np.stack(probabilities), axis=0)
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(probabilities.argmax(1) == labels))
+
+
+def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean -log p(true class); probabilities are clipped at 1e-12 so a confident miss stays finite."""
+    return float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None))))
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Sum over equal-width confidence bins of |accuracy - confidence| weighted by the bin's share."""
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == labels
+    # Bins are (lo, hi]: confidence 1.0 falls in the last; the lowest possible confidence is 1/classes > 0.
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)
+
+
+def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict[str, np.ndarray]:
+    """Per equal-width confidence bin: its centre, mean confidence, accuracy and count."""
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == labels
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(which, confidence, minlength=bins) / count
+        accuracy_in_bin = np.bincount(which, correct.astype(float), minlength=bins) / count
+    return {
+        "centre": (np.arange(bins) + 0.5) / bins,
+        "confidence": mean_confidence,
+        "accuracy": accuracy_in_bin,
+        "count": count,
+    }
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax(log p / T): for a single model the same as dividing its logits by T."""
+    logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
+    logits -= logits.max(1, keepdims=True)
+    scaled = np.exp(logits)
+    return scaled / scaled.sum(1, keepdims=True)
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising NLL on these images (bounded search over log T)."""
+    result = optimize.minimize_scalar(
+        lambda log_t: negative_log_likelihood(apply_temperature(probabilities, float(np.exp(log_t))), labels),
+        bounds=(np.log(0.05), np.log(20.0)),
+        method="bounded",
+    )
+    return float(np.exp(result.x))
+
+
+def cross_fitted_temperature_scaling(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Temperature-scaled probabilities, each half scaled by a temperature fitted on the other half.
+
+    2-fold cross-fitting on the test set: no image is scaled by a temperature fitted on itself, so
+    NLL and ECE after scaling are not optimistic. The split is a fixed permutation of the images.
+    """
+    order = np.random.default_rng(seed).permutation(len(labels))
+    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    scaled = np.empty_like(probabilities, dtype=float)
+    for fit_on, apply_to in (halves, halves[::-1]):
+        temperature = fit_temperature(probabilities[fit_on], labels[fit_on])
+        scaled[apply_to] = apply_temperature(probabilities[apply_to], temperature)
+    return scaled
