@@ -5,6 +5,8 @@
 
 PROFILE ?= quick
 DATA ?=
+RETRAIN ?=
+LONG ?=
 OUTPUTS ?= outputs
 PYTHON ?= python3
 TORCH ?= pinned
@@ -28,6 +30,7 @@ export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
 
 help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
+	@echo "       make report|runs ... [RETRAIN=1: retrain runs of older training code] [LONG=1: train however long]"
 	@echo "       make install [TORCH=pinned|system] [WHEELS=<folder>] [PYTHON=<python with torch>]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -47,11 +50,11 @@ wheels:  ## download the pinned packages' wheels into WHEELS (default wheels/) f
 		--python-version $(WHEELS_PYTHON) --platform $(WHEELS_PLATFORM)
 
 report: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs, then render outputs/PROFILE/report.html
-	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --runs-file $(RUN_LIST)
+	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --retrain '$(RETRAIN)' --long '$(LONG)' --runs-file $(RUN_LIST)
 	@$(MAKE) --no-print-directory _report
 
 runs: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs only
-	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --runs-file $(RUN_LIST)
+	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --retrain '$(RETRAIN)' --long '$(LONG)' --runs-file $(RUN_LIST)
 	@$(MAKE) --no-print-directory _runs
 
 _runs: $(SUMMARIES)

@@ -38,11 +38,11 @@ GPU_BATCH = 512  # the full profile's batch: what a GPU trains at
 NUM_CLASSES = 10
 
 
-def synthetic_dataset(train: int, test: int, seed: int = 0) -> Dataset:
+def synthetic_dataset(train: int, test: int, seed: int = 0, size: tuple[int, int] = (32, 32)) -> Dataset:
     generator = torch.Generator().manual_seed(seed)
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+        images = torch.randint(0, 256, (n, 3, *size), dtype=torch.uint8, generator=generator)
         return images, torch.arange(n) % NUM_CLASSES
 
     train_images, train_labels = split(train)
@@ -172,8 +172,10 @@ class BareModelLoop:
         next(self.run.model.parameters()).sum().item()
 
 
-def _images_per_second(loop: Any, batch: int, steps: int, device: torch.device) -> float:
+def _images_per_second(loop: Any, batch: int, steps: int, device: torch.device, warmup: int = 0) -> float:
     sync = getattr(loop, "sync", lambda: None)
+    for _ in range(warmup):
+        loop.step()
     sync()
     start = time.perf_counter()
     for _ in range(steps):
@@ -182,6 +184,49 @@ def _images_per_second(loop: Any, batch: int, steps: int, device: torch.device) 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return steps * batch / (time.perf_counter() - start)
+
+
+def measure_training_speed(config: RunConfig, steps: int = 2) -> float:
+    """Training images per second of ``config``'s step on this machine, from a few generated batches.
+
+    For planning, not publishing: ``make report`` uses it to say how long missing runs would take.
+    On a CPU the batch is capped at 32 (the rate barely depends on it there) to keep the probe short.
+    """
+    device = resolve_device(config.device)
+    batch = config.batch_size if device.type == "cuda" else min(config.batch_size, BLOG_BATCH)
+    dataset = synthetic_dataset(train=batch, test=batch, size=_image_size(config.dataset))
+    with tempfile.TemporaryDirectory() as workdir:
+        probe = config.replace(batch_size=batch, train_per_class=0, test_per_class=0, output_dir=workdir)
+        run = prepare_run(probe, log=lambda message: None, dataset=dataset)
+        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        params = draw_augment_params(config.recipe, batch, run.generator)
+        params = params.to(run.device) if params is not None else None
+
+        def step() -> None:
+            train_step(run, run.model, run.dataset.train_images, run.dataset.train_labels, params, memory_format)
+
+        return _images_per_second(_Probe(step, run), batch, steps, run.device, warmup=1)
+
+
+class _Probe:
+    def __init__(self, step: Callable[[], None], run: Any):
+        self.step, self.run = step, run
+
+    def sync(self) -> None:
+        next(self.run.model.parameters()).sum().item()
+
+
+def _image_size(spec: str) -> tuple[int, int]:
+    """The size of a dataset's images: CIFAR's 32x32, else the first training image's."""
+    if not spec.startswith("imagefolder:"):
+        return (32, 32)
+    from PIL import Image
+
+    from .data import _imagefolder_files
+
+    first = next(f for f in _imagefolder_files(Path(spec.partition(":")[2]).expanduser()) if "/train/" in f.path)
+    with Image.open(first.path) as image:
+        return (image.height, image.width)
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, log: Callable[[str], None]) -> float:

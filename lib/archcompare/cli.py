@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("profile")
     plan.add_argument("--data", default="", help="dataset spec overriding the profile's (Make's DATA)")
     plan.add_argument("--runs-file", type=Path, help="also write the planned run names here, one a line")
+    plan.add_argument("--retrain", default="", help="1: retrain runs made by older training code (Make's RETRAIN)")
+    plan.add_argument("--long", default="", help="1: train missing runs however long they take (Make's LONG)")
     run = steps.add_parser("run", help="execute train.ipynb for one planned run directory")
     run.add_argument("directory", type=Path)
     render = steps.add_parser("render", help="execute compare.ipynb and write report.html")
@@ -42,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         if args.step == "plan":
-            planned = pipeline.plan(args.profile, args.data or None)
+            planned = pipeline.plan(
+                args.profile, args.data or None, retrain=_flag(args.retrain), allow_long=_flag(args.long)
+            )
             if args.runs_file:
                 args.runs_file.write_text("".join(f"{run.name}\n" for run in planned))
         elif args.step == "run":
@@ -66,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("", "0", "no", "false")
 
 
 if __name__ == "__main__":

@@ -137,12 +137,25 @@ def notebook_source_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def plan(profile_name: str, data: str | None = None, log: Callable[[str], None] = print) -> list[PlannedRun]:
-    """Validate a profile (and DATA) and decide which of its runs must be (re)trained."""
+def plan(
+    profile_name: str,
+    data: str | None = None,
+    log: Callable[[str], None] = print,
+    retrain: bool = False,
+    allow_long: bool = False,
+) -> list[PlannedRun]:
+    """Validate a profile (and DATA) and decide which of its runs must be (re)trained.
+
+    Runs made by an older version of the training code are kept (the report flags them) unless
+    ``retrain``: an expensive GPU run is not thrown away by a later code change. Missing runs that
+    would take longer than ``LONG_TRAINING_SECONDS`` on this machine are not trained unless
+    ``allow_long``; the returned plan then leaves them out, so the report renders from what exists.
+    """
     profile = load_profile(profile_name)
     profile_dir = outputs_dir() / profile_name
     defaults = notebook_defaults()
     dataset = _choose_dataset(profile, profile_dir, data, log)
+    identity = DatasetIdentity(dataset)
     code = code_fingerprint()
     notebook = notebook_source_hash(NOTEBOOKS / "train.ipynb")
     planned = []
@@ -166,17 +179,20 @@ def plan(profile_name: str, data: str | None = None, log: Callable[[str], None] 
                 config = RunConfig.from_dict(config_values)
             except ConfigError as error:
                 raise PipelineError(f"profile {profile_name!r}, run {name}: {error}") from None
-            stale = _stale_reason(directory, config, code, notebook)
+            stale = _stale_reason(directory, config, code, notebook, retrain, identity)
             planned.append(PlannedRun(name, directory, parameters, config, stale))
 
     if any(run.stale_reason for run in planned):
         _check_data_before_training(dataset)
+        reuse_identical_runs(planned, profile_name, code, notebook, log)
     try:
         _write_plan(profile_name, profile, dataset, planned, log)
     except OSError as error:
         raise PipelineError(
             f"cannot write the outputs of {profile_name!r} under {profile_dir}: {error.strerror or error}"
         ) from None
+    if not allow_long:
+        planned = _leave_out_long_training(profile_name, planned, log)
     return planned
 
 
@@ -191,7 +207,12 @@ def _write_plan(profile_name: str, profile: dict, dataset: str, planned: list[Pl
             (run.directory / "summary.json").unlink(missing_ok=True)
             log(f"{profile_name}/{run.name}: {run.stale_reason}")
         else:
-            log(f"{profile_name}/{run.name}: up to date")
+            summary = json.loads((run.directory / "summary.json").read_text())
+            older = older_code_reason(
+                run.directory, summary, code_fingerprint(), notebook_source_hash(NOTEBOOKS / "train.ipynb")
+            )
+            kept = f"kept, {older} (RETRAIN=1 retrains it)" if older else "up to date"
+            log(f"{profile_name}/{run.name}: {kept}")
     write_json(
         outputs_dir() / profile_name / "plan.json",
         {
@@ -218,7 +239,33 @@ def _choose_dataset(profile: dict, profile_dir: Path, data: str | None, log: Cal
     return profile["parameters"].get("dataset") or notebook_defaults()["dataset"]
 
 
-def _stale_reason(directory: Path, config: RunConfig, code: str, notebook: str) -> str | None:
+class DatasetIdentity:
+    """Whether a stored run used the planned dataset, judged by content for ``imagefolder:`` data.
+
+    The same images at another path (another machine, a moved folder) are the same dataset; the
+    planned folder's fingerprint is computed only when a stored run names another path (from the
+    decoded-image cache when it is there).
+    """
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self._fingerprint: str | None = None
+
+    def same(self, stored_spec: str, stored_fingerprint: str | None) -> bool:
+        if stored_spec == self.spec:
+            return True
+        if not (stored_spec.startswith("imagefolder:") and self.spec.startswith("imagefolder:")):
+            return False
+        if self._fingerprint is None:
+            from .data import load_dataset
+
+            self._fingerprint = load_dataset(self.spec, ROOT / "data", log=lambda message: None).fingerprint
+        return stored_fingerprint == self._fingerprint
+
+
+def _stale_reason(
+    directory: Path, config: RunConfig, code: str, notebook: str, retrain: bool, identity: DatasetIdentity
+) -> str | None:
     summary_path = directory / "summary.json"
     if not summary_path.exists():
         checkpoint = directory / "checkpoint.pt"
@@ -226,14 +273,155 @@ def _stale_reason(directory: Path, config: RunConfig, code: str, notebook: str) 
     summary = json.loads(summary_path.read_text())
     stored = summary.get("config", {})
     changed = config.differences(stored)
+    if "dataset" in changed and identity.same(
+        stored.get("dataset", ""), summary.get("env", {}).get("dataset_fingerprint")
+    ):
+        changed.remove("dataset")  # the same images at another path
     if changed:
         return f"out of date, settings changed ({', '.join(changed)}): will retrain"
-    if summary.get("env", {}).get("code_fingerprint") != code:
-        return "out of date, the training code changed: will retrain"
-    executed = directory / "train.ipynb"
-    if not executed.exists() or notebook_source_hash(executed) != notebook:
-        return "out of date, notebooks/train.ipynb changed: will retrain"
+    older = older_code_reason(directory, summary, code, notebook)
+    if older and retrain:
+        return f"{older}: RETRAIN=1, will retrain"
     return None
+
+
+def current_code() -> tuple[str, str]:
+    """The training code's fingerprint and train.ipynb's source hash, as runs record and plans compare them."""
+    return code_fingerprint(), notebook_source_hash(NOTEBOOKS / "train.ipynb")
+
+
+def older_code_reason(directory: Path, summary: dict, code: str, notebook: str) -> str | None:
+    """Why a complete run counts as made by an older version of the training code, or None."""
+    trained_with = summary.get("env", {}).get("code_fingerprint")
+    if trained_with != code:
+        return f"trained by an older version of the training code (fingerprint {trained_with}, now {code})"
+    executed = directory / "train.ipynb"  # absent for runs trained without Jupyter
+    if executed.exists() and notebook_source_hash(executed) != notebook:
+        return "trained with an older notebooks/train.ipynb"
+    return None
+
+
+def reuse_identical_runs(
+    planned: list[PlannedRun], profile_name: str, code: str, notebook: str, log: Callable[[str], None]
+) -> None:
+    """Fill runs to be trained from identical complete runs of other profiles, in place.
+
+    Identical means the same settings and data (locations aside), the same training code and the
+    same train.ipynb: what would be trained again is already there. The copy records where it came
+    from in ``reused.json``, which the report shows.
+    """
+    candidates = None
+    for index, run in enumerate(planned):
+        if not run.stale_reason or (run.directory / "checkpoint.pt").exists():
+            continue
+        if candidates is None:
+            candidates = _complete_runs_elsewhere(profile_name)
+        for source, summary in candidates:
+            same_data = (
+                summary["env"].get("dataset_fingerprint") and summary["config"].get("dataset") == run.config.dataset
+            )
+            if (
+                not run.config.differences(summary["config"])
+                and same_data
+                and summary["env"].get("code_fingerprint") == code
+                and older_code_reason(source, summary, code, notebook) is None
+            ):
+                _copy_run(source, run.directory)
+                origin = shown(source)
+                log(f"{profile_name}/{run.name}: identical to {origin}, reused instead of trained")
+                planned[index] = PlannedRun(run.name, run.directory, run.parameters, run.config, None)
+                break
+
+
+def _complete_runs_elsewhere(profile_name: str) -> list[tuple[Path, dict]]:
+    found = []
+    for summary_path in sorted(outputs_dir().glob("*/runs/*/summary.json")):
+        if summary_path.parents[2].name == profile_name or (summary_path.parent / "reused.json").exists():
+            continue
+        try:
+            found.append((summary_path.parent, json.loads(summary_path.read_text())))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+RUN_FILES = ("train.ipynb", "history.csv", "predictions.npz", "summary.json")  # summary.json last: it marks completion
+
+
+def _copy_run(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    write_json(target / "reused.json", {"from": shown(source), "profile": source.parents[1].name, "run": source.name})
+    for name in RUN_FILES:
+        data = (source / name).read_bytes()
+        write_atomic(target / name, lambda f, data=data: f.write(data), binary=True)
+
+
+# Missing runs expected to take longer than this on this machine are not trained without LONG=1.
+LONG_TRAINING_SECONDS = 2 * 3600
+LONG_CHECK_IMAGES = 100_000  # below this many training images in all, no speed probe is needed
+LONG_SECONDS_VARIABLE = "ARCHCOMPARE_LONG_SECONDS"  # overrides LONG_TRAINING_SECONDS (and always probes)
+
+
+def _leave_out_long_training(
+    profile_name: str, planned: list[PlannedRun], log: Callable[[str], None]
+) -> list[PlannedRun]:
+    to_train = [run for run in planned if run.stale_reason]
+    if not to_train:
+        return planned
+    override = os.environ.get(LONG_SECONDS_VARIABLE)
+    limit = float(override) if override else LONG_TRAINING_SECONDS
+    images = {run.name: run.config.epochs * training_images(run.config) for run in to_train}
+    if not override and sum(images.values()) < LONG_CHECK_IMAGES:
+        return planned
+    from .bench import measure_training_speed
+
+    speeds: dict[str, float] = {}
+    for run in to_train:
+        key = run.config.replace(seed=0, output_dir="probe").to_json()
+        if key not in speeds:
+            speeds[key] = measure_training_speed(run.config)
+        run_speed = speeds[key]
+        images[run.name] /= run_speed
+    seconds = sum(images.values())
+    if seconds <= limit:
+        log(f"{profile_name}: about {_duration(seconds)} of training on this machine for {len(to_train)} run(s)")
+        return planned
+    log(
+        f"{profile_name}: not training {len(to_train)} run(s) ({', '.join(run.name for run in to_train)}): they would take "
+        f"about {_duration(seconds)} on this machine (measured just now), more than {_duration(limit)}. "
+        f"Run the same make command with LONG=1 to train them; the report is made from the runs that exist."
+    )
+    return [run for run in planned if not run.stale_reason]
+
+
+def training_images(config: RunConfig) -> int:
+    """How many training images one epoch of ``config`` sees, counted without decoding anything."""
+    per_class = _training_images_per_class(config.dataset)
+    if config.train_per_class:
+        return sum(min(config.train_per_class, count) for count in per_class)
+    return sum(per_class)
+
+
+_CIFAR_TRAINING_IMAGES_PER_CLASS = {"cifar10": [5000] * 10, "cifar100": [500] * 100}
+
+
+def _training_images_per_class(spec: str) -> list[int]:
+    if spec in _CIFAR_TRAINING_IMAGES_PER_CLASS:
+        return _CIFAR_TRAINING_IMAGES_PER_CLASS[spec]
+    from collections import Counter
+
+    from .data import _imagefolder_files
+
+    files = _imagefolder_files(Path(spec.partition(":")[2]).expanduser())
+    return list(Counter(Path(f.path).parent.name for f in files if Path(f.path).parent.parent.name == "train").values())
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
 
 
 def _check_data_before_training(dataset: str) -> None:
@@ -336,11 +524,14 @@ def _report_inputs_fingerprint(profile_dir: Path) -> str:
     Checkpoints are never committed, so a fresh clone of a published report finds it up to date.
     """
     digest = hashlib.sha256()
-    paths = [NOTEBOOKS / "compare.ipynb", Path(__file__).with_name("report.py"), profile_dir / "plan.json"]
+    # The report flags runs made by older training code, so the current code is one of its inputs.
+    digest.update(f"{code_fingerprint()} {notebook_source_hash(NOTEBOOKS / 'train.ipynb')}\n".encode())
+    report_code = sorted(Path(__file__).with_name("report").glob("*.py"))
+    paths = [NOTEBOOKS / "compare.ipynb", *report_code, profile_dir / "plan.json"]
     runs = profile_dir / "runs"
     for directory in sorted(runs.iterdir()) if runs.is_dir() else []:
         complete = (directory / "summary.json").exists()
-        names = ("summary.json", "history.csv", "predictions.npz") if complete else ("history.csv",)
+        names = ("summary.json", "history.csv", "predictions.npz", "reused.json") if complete else ("history.csv",)
         paths += [directory / name for name in names]
         digest.update(f"{directory.name}: complete={complete}, ".encode())
     for path in paths:

@@ -76,26 +76,12 @@ def holm_adjust(p_values: list[float]) -> list[float]:
     return adjusted.tolist()
 
 
-@dataclass(frozen=True)
-class Slope:
-    """Least-squares slope of y on x with a t-interval; ``interval`` is None with too few points."""
-
-    slope: float
-    low: float | None
-    high: float | None
-    points: int
-
-
-def slope_interval(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> Slope:
-    """Slope of a straight-line fit and its t-interval (n - 2 degrees of freedom)."""
+def least_squares_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Slope of the least-squares straight line through (x, y)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 2 or np.ptp(x) == 0:
         raise ValueError("a slope needs at least two distinct x values")
-    fit = stats.linregress(x, y)
-    if len(x) < 3:
-        return Slope(float(fit.slope), None, None, len(x))
-    half_width = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2)) * float(fit.stderr)
-    return Slope(float(fit.slope), float(fit.slope) - half_width, float(fit.slope) + half_width, len(x))
+    return float(stats.linregress(x, y).slope)
 
 
 # --- ensembles and calibration --------------------------------------------------------------
