@@ -67,8 +67,8 @@ _report: $(SUMMARIES)
 $(PROFILE_DIR)/runs/%/summary.json:
 	@$(PY) -m archcompare.cli run $(@D)
 
-bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/)
-	@$(PY) -m archcompare.cli bench
+bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/; QUICK=1: machinery only)
+	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick)
 
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
 	$(PY) -m pytest

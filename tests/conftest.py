@@ -6,8 +6,11 @@ package reads (ImageFolder and torchvision's CIFAR python pickles).
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,12 @@ from archcompare.training import train
 
 # Keep the test process to the machine's cores without oversubscribing when pytest runs alone.
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# Nothing in the suite downloads: a CIFAR spec without a copy fails at once, whatever the network.
+os.environ["ARCHCOMPARE_OFFLINE"] = "1"
+# Decoded-image caches and CIFAR copies of every run the suite makes (through make too) go to a
+# temporary folder, never to the repository's data/.
+os.environ["ARCHCOMPARE_DATA_DIR"] = tempfile.mkdtemp(prefix="archcompare-data-")
+atexit.register(shutil.rmtree, os.environ["ARCHCOMPARE_DATA_DIR"], ignore_errors=True)
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -45,22 +54,45 @@ def make_imagefolder(
     return root
 
 
-def make_cifar_folder(data_dir: Path, train_per_batch: int = 20, test_count: int = 30, seed: int = 0) -> Path:
-    """torchvision's ``cifar-10-batches-py`` layout with random pixels and every class present."""
-    rng = np.random.default_rng(seed)
-    folder = data_dir / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
+def cifar_pixels(index: int, label: int) -> np.ndarray:
+    """A recognisable 3x32x32 image: red is the label, green the row, blue the image's index."""
+    image = np.empty((3, 32, 32), np.uint8)
+    image[0] = (20 * label) % 256
+    image[1] = np.arange(32, dtype=np.uint8)[:, None]
+    image[2] = index % 256
+    return image
+
+
+def make_cifar_folder(data_dir: Path, spec: str = "cifar10", train_per_batch: int = 20, test_count: int = 30) -> Path:
+    """torchvision's on-disk CIFAR layout (cifar-10-batches-py or cifar-100-python), every class present.
+
+    Each image is :func:`cifar_pixels` of its position and label, stored row-major as CIFAR stores
+    them (1024 red, then 1024 green, then 1024 blue values), so a reader that takes the wrong layout
+    or pairs labels with the wrong images can be caught.
+    """
+    classes = 10 if spec == "cifar10" else 100
+    labels_key = "labels" if spec == "cifar10" else "fine_labels"
+    counter = iter(range(10**6))
 
     def batch(count: int) -> dict:
-        labels = [i % 10 for i in range(count)]
-        data = rng.integers(0, 256, size=(count, 3 * 32 * 32), dtype=np.uint8)
-        return {"data": data, "labels": labels}
+        labels = [(7 * i + 3) % classes for i in range(count)]
+        data = np.stack([cifar_pixels(next(counter), label).reshape(-1) for label in labels])
+        return {"data": data, labels_key: labels}
 
-    for i in range(1, 6):
-        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(train_per_batch)))
-    (folder / "test_batch").write_bytes(pickle.dumps(batch(test_count)))
-    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
+    if spec == "cifar10":
+        folder = data_dir / "cifar-10-batches-py"
+        folder.mkdir(parents=True)
+        for i in range(1, 6):
+            (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(train_per_batch)))
+        (folder / "test_batch").write_bytes(pickle.dumps(batch(test_count)))
+        names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
+    else:
+        folder = data_dir / "cifar-100-python"
+        folder.mkdir(parents=True)
+        (folder / "train").write_bytes(pickle.dumps(batch(5 * train_per_batch)))
+        (folder / "test").write_bytes(pickle.dumps(batch(test_count)))
+        (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"class{i:02d}" for i in range(100)]}))
     return data_dir
 
 

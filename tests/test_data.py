@@ -1,8 +1,9 @@
 import os
 
+import numpy as np
 import pytest
 import torch
-from conftest import make_cifar_folder, make_imagefolder
+from conftest import cifar_pixels, make_cifar_folder, make_imagefolder
 from PIL import Image
 
 from archcompare import data
@@ -30,12 +31,17 @@ def test_imagefolder_with_mixed_sizes_is_resized_to_the_most_common(tmp_path):
     assert any("resizing" in m for m in messages)
 
 
-def test_cifar_python_format_loads_through_the_real_reader(tmp_path):
-    data_dir = make_cifar_folder(tmp_path / "data")
-    dataset = load_dataset("cifar10", data_dir, log=lambda m: None)
-    assert dataset.classes[0] == "airplane" and dataset.num_classes == 10
+@pytest.mark.parametrize("spec, classes, first", [("cifar10", 10, "airplane"), ("cifar100", 100, "class00")])
+def test_cifar_readers_keep_the_pixel_layout_and_pair_each_label_with_its_image(tmp_path, spec, classes, first):
+    data_dir = make_cifar_folder(tmp_path / "data", spec)
+    dataset = load_dataset(spec, data_dir, log=lambda m: None)
+    assert dataset.classes[0] == first and dataset.num_classes == classes
     assert dataset.train_images.shape == (100, 3, 32, 32) and dataset.test_images.shape == (30, 3, 32, 32)
-    assert sorted(set(dataset.train_labels.tolist())) == list(range(10))
+    images = torch.cat([dataset.train_images, dataset.test_images]).numpy()
+    labels = torch.cat([dataset.train_labels, dataset.test_labels]).tolist()
+    for index, (image, label) in enumerate(zip(images, labels)):
+        assert label == (7 * (index if index < 100 else index - 100) + 3) % classes
+        np.testing.assert_array_equal(image, cifar_pixels(index, label))  # channels, rows and pairing
 
 
 def test_cache_is_used_and_invalidated_when_the_folder_changes(tmp_path):
@@ -50,6 +56,18 @@ def test_cache_is_used_and_invalidated_when_the_folder_changes(tmp_path):
     assert sum("decoding" in m for m in messages) == 2
     assert len(third.train_labels) == len(first.train_labels) + 1
     assert third.fingerprint != first.fingerprint
+
+
+def test_an_image_edited_in_place_is_decoded_again(tmp_path):
+    folder = make_imagefolder(tmp_path / "images", train_per_class=4, test_per_class=2)
+    first = load_dataset(f"imagefolder:{folder}", tmp_path / "data", log=lambda m: None)
+    edited = folder / "train" / "blue" / "0000.png"  # the first training image (classes sort blue first)
+    before = edited.stat()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(edited)  # same name, new pixels
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    second = load_dataset(f"imagefolder:{folder}", tmp_path / "data", log=lambda m: None)
+    assert second.train_images[0, :, 0, 0].tolist() == [1, 2, 3]
+    assert second.fingerprint != first.fingerprint
 
 
 def test_stratified_subset_is_balanced_seeded_and_bounded(tmp_path, separable_folder):
@@ -109,6 +127,32 @@ def test_crop_shifts_the_image_and_centre_crop_is_identity():
     assert (shifted[..., -1] == 0).all()  # zero padding came in
 
 
+@pytest.mark.parametrize("recipe", ["standard", "blog"])
+def test_augment_applies_each_images_drawn_choices_as_torchvision_would(recipe):
+    """augment() against torchvision's own transforms, image by image, with the same random choices."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    x = images(12, 16, 16)
+    params = data.draw_augment_params(recipe, len(x), torch.Generator().manual_seed(7))
+    out = data.augment(x, params)
+    pad = data.CROP_PADDING
+    for i in range(len(x)):
+        expected = x[i]
+        if recipe == "standard":
+            dy, dx = params.shift[i].tolist()
+            expected = TF.crop(TF.pad(expected, [pad]), dy, dx, x.shape[2], x.shape[3])
+        if params.flip[i]:
+            expected = TF.horizontal_flip(expected)
+        expected = expected.float() / 255
+        if recipe == "blog":
+            angle = float(params.angle_degrees[i])
+            expected = TF.rotate(expected, angle, interpolation=InterpolationMode.NEAREST)
+        assert torch.equal(out[i], expected), (recipe, i)
+    assert params.flip.any() and not params.flip.all()  # both branches are exercised
+    assert not torch.equal(out, data.augment(x, None))  # the choices change the images
+
+
 def test_augmentation_keeps_labels_with_their_images():
     # Each image is constant and its label is its value: after augmentation the (non-padded) pixels still match.
     n = 6
@@ -131,13 +175,15 @@ def test_normalization_statistics():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_gpu_augmentation_equals_cpu_augmentation():
+@pytest.mark.parametrize("recipe, tolerance", [("standard", 0.0), ("blog", 1e-3)])
+def test_gpu_augmentation_equals_cpu_augmentation(recipe, tolerance):
+    # Crop and flip are pure indexing: identical. Rotation samples nearest pixels, where a coordinate
+    # within rounding of a pixel boundary may land on either side on different hardware.
     x = images(64, 32, 32)
-    for recipe in ("blog", "standard"):
-        params = data.draw_augment_params(recipe, len(x), torch.Generator().manual_seed(5))
-        cpu = data.augment(x, params)
-        gpu = data.augment(x.cuda(), params).cpu()
-        assert (cpu != gpu).float().mean() < 1e-3, recipe  # nearest-neighbour ties may round apart
+    params = data.draw_augment_params(recipe, len(x), torch.Generator().manual_seed(5))
+    cpu = data.augment(x, params)
+    gpu = data.augment(x.cuda(), params).cpu()
+    assert (cpu != gpu).float().mean() <= tolerance
 
 
 # --- bad input: one clear error each ---
@@ -191,17 +237,8 @@ def test_undecodable_image_is_named(tmp_path):
         load_dataset(f"imagefolder:{folder}", tmp_path / "data", log=lambda m: None)
 
 
-def test_cifar_without_network_or_copy_says_how_to_supply_one(tmp_path):
-    env_proxy = {k: os.environ.get(k) for k in ("https_proxy", "HTTPS_PROXY")}
-    # An unroutable proxy makes the download fail at once, with or without a network here.
-    os.environ["https_proxy"] = os.environ["HTTPS_PROXY"] = "http://127.0.0.1:9"
-    try:
-        with pytest.raises(DataError, match=r"cifar10 is not in .*could not be downloaded.*imagefolder:"):
-            load_dataset("cifar10", tmp_path / "data", log=lambda m: None)
-    finally:
-        for key, value in env_proxy.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    assert not (tmp_path / "data" / "cifar-10-batches-py" / "data_batch_1").exists()
+def test_cifar_without_a_copy_offline_says_how_to_supply_one(tmp_path):
+    assert os.environ["ARCHCOMPARE_OFFLINE"] == "1"  # conftest: the suite never downloads
+    with pytest.raises(DataError, match=r"cifar10 is not in .*forbids downloading it.*imagefolder:"):
+        load_dataset("cifar10", tmp_path / "data", log=lambda m: None)
+    assert not (tmp_path / "data" / "cifar-10-batches-py").exists()

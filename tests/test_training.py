@@ -278,3 +278,35 @@ def test_a_moved_run_directory_still_resumes(tmp_path, separable_folder):
     messages = []
     train(config.replace(output_dir=str(tmp_path / "there")), progress="none", log=messages.append)
     assert any("resuming" in m and "after epoch 1" in m for m in messages)
+
+
+def test_the_headline_is_the_final_epoch_even_when_an_earlier_epoch_was_better(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, progress="lines", log=StopAfterEpoch(2))  # both epochs done, no summary yet
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["history"][0]["test_acc"] = 1.01  # an earlier epoch that beat every later one
+    torch.save(state, checkpoint)
+    summary = train(config, **quiet)  # resumes after the last epoch and writes the summary
+    assert summary["best_test_acc"] == 1.01 and summary["best_epoch"] == 1
+    final = read_history(tmp_path / "run")[-1]
+    assert summary["test_acc"] == pytest.approx(float(final["test_acc"])) and summary["test_acc"] < 1.01
+    with np.load(tmp_path / "run" / "predictions.npz") as predictions:
+        saved = (predictions["probabilities"].argmax(1) == predictions["labels"]).mean()
+    assert summary["test_acc"] == pytest.approx(saved)  # the final model's own predictions
+
+
+def test_checkpoints_are_replaced_atomically_never_rewritten_in_place(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    inodes = []
+
+    def record(message):
+        if message.startswith("epoch"):
+            inodes.append((tmp_path / "run" / "checkpoint.pt").stat().st_ino)
+
+    train(config, progress="lines", log=record)
+    # Each epoch's checkpoint is a new file renamed over the old one: a reader (or a crash) never
+    # meets a half-written checkpoint. A write in place would keep the inode.
+    assert len(inodes) == 2 and inodes[0] != inodes[1]
+    assert not list((tmp_path / "run").glob("*.partial"))

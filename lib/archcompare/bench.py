@@ -369,5 +369,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--output-dir", type=Path, default=Path(os.environ.get("ARCHCOMPARE_OUTPUTS", "outputs")) / "bench"
     )
+    parser.add_argument("--quick", action="store_true", help="one step per measurement: checks the machinery only")
     args = parser.parse_args(argv)
-    run_benchmark(args.output_dir)
+    run_benchmark(args.output_dir, quick=args.quick)

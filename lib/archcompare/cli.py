@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("directory", type=Path)
     render = steps.add_parser("render", help="execute compare.ipynb and write report.html")
     render.add_argument("profile")
-    steps.add_parser("bench", help="benchmark the blog's loop against the project's")
+    bench = steps.add_parser("bench", help="benchmark the blog's loop against the project's")
+    bench.add_argument("--quick", action="store_true", help="one step per measurement (checks the machinery)")
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
     args = parser.parse_args(argv)
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "bench":
             from .bench import main as bench_main
 
-            bench_main([])
+            bench_main(["--quick"] if args.quick else [])
     except ArchCompareError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -61,6 +61,11 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("ARCHCOMPARE_PROFILES") or NOTEBOOKS / "profiles")
 
 
+def data_dir() -> Path:
+    """Where CIFAR is downloaded and decoded images are cached; ``ARCHCOMPARE_DATA_DIR`` points elsewhere."""
+    return Path(os.environ.get("ARCHCOMPARE_DATA_DIR") or ROOT / "data").resolve()
+
+
 def outputs_dir() -> Path:
     """Where run directories and reports go; ``make ... OUTPUTS=<dir>`` sets ``ARCHCOMPARE_OUTPUTS``."""
     return Path(os.environ.get("ARCHCOMPARE_OUTPUTS") or ROOT / "outputs").resolve()
@@ -169,7 +174,7 @@ def plan(
                 "arch": arch,
                 "seed": seed,
                 "dataset": dataset,
-                "data_dir": "data",
+                "data_dir": shown(data_dir()),
                 "output_dir": shown(directory),
                 "resume": True,
                 "progress": "lines",
@@ -259,7 +264,7 @@ class DatasetIdentity:
         if self._fingerprint is None:
             from .data import load_dataset
 
-            self._fingerprint = load_dataset(self.spec, ROOT / "data", log=lambda message: None).fingerprint
+            self._fingerprint = load_dataset(self.spec, data_dir(), log=lambda message: None).fingerprint
         return stored_fingerprint == self._fingerprint
 
 
@@ -564,7 +569,7 @@ def _show_papermill_log() -> None:
         logger.propagate = False
 
 
-README_PROFILE = "quick"  # the profile whose report the README publishes
+README_PROFILES = {"headline": "full", "headline-quick": "quick"}  # the README's result blocks and their profiles
 
 
 def readme_blocks() -> dict[str, str]:
@@ -572,9 +577,10 @@ def readme_blocks() -> dict[str, str]:
     from .report import load_runs, readme_headline
 
     blocks = {}
-    runs = outputs_dir() / README_PROFILE
-    if (runs / "runs").is_dir():
-        blocks["headline"] = readme_headline(load_runs(runs))
+    for name, profile in README_PROFILES.items():
+        runs = outputs_dir() / profile
+        if (runs / "runs").is_dir():
+            blocks[name] = readme_headline(load_runs(runs))
     tables = [outputs_dir() / "bench" / f"bench-{device}.md" for device in ("cpu", "cuda")]
     if any(table.exists() for table in tables):
         blocks["bench"] = "\n".join(table.read_text() for table in tables if table.exists())
