@@ -7,6 +7,8 @@ PROFILE ?= quick
 DATA ?=
 RETRAIN ?=
 LONG ?=
+GPUS ?=
+RUNNER ?= notebook
 OUTPUTS ?= outputs
 PYTHON ?= python3
 TORCH ?= pinned
@@ -23,14 +25,16 @@ RUN_LIST := $(PROFILE_DIR)/runs.txt
 RUNS = $(shell cat $(RUN_LIST) 2>/dev/null)
 SUMMARIES = $(foreach run,$(RUNS),$(PROFILE_DIR)/runs/$(run)/summary.json)
 export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
+export ARCHCOMPARE_GPUS := $(GPUS)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help install wheels report runs bench test lint clean lab _runs _report
+.PHONY: help install wheels plan report runs bench test lint clean lab _runs _report
 
 help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
 	@echo "       make report|runs ... [RETRAIN=1: retrain runs of older training code] [LONG=1: train however long]"
+	@echo "                            [GPUS=0,1,..: one run per GPU with -jN] [RUNNER=python: no Jupyter]"
 	@echo "       make install [TORCH=pinned|system] [WHEELS=<folder>] [PYTHON=<python with torch>]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
@@ -53,6 +57,9 @@ report: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs, then rende
 	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --retrain '$(RETRAIN)' --long '$(LONG)' --runs-file $(RUN_LIST)
 	@$(MAKE) --no-print-directory _report
 
+plan: $(INSTALLED)  ## validate PROFILE and list its runs to train in outputs/PROFILE/runs.txt (for job arrays)
+	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --retrain '$(RETRAIN)' --long '$(LONG)' --runs-file $(RUN_LIST)
+
 runs: $(INSTALLED)  ## train PROFILE's missing or out-of-date runs only
 	@$(PY) -m archcompare.cli plan '$(PROFILE)' --data '$(DATA)' --retrain '$(RETRAIN)' --long '$(LONG)' --runs-file $(RUN_LIST)
 	@$(MAKE) --no-print-directory _runs
@@ -64,8 +71,9 @@ _report: $(SUMMARIES)
 
 # One run: train.ipynb executed by papermill. summary.json is written last, so it exists only
 # when the run finished; a failed run leaves no summary.json and Make tries it again next time.
+# RUNNER=python trains in the make process's Python, without Jupyter (cluster workers).
 $(PROFILE_DIR)/runs/%/summary.json:
-	@$(PY) -m archcompare.cli run $(@D)
+	@$(PY) -m archcompare.cli $(if $(filter python,$(RUNNER)),train,run) $(@D)
 
 bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/; QUICK=1: machinery only)
 	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick)

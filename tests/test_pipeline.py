@@ -133,6 +133,11 @@ def profiles(tmp_path_factory) -> Path:
         "parameters: {epochs: 6, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
         "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
     )
+    (directory / "pair.yaml").write_text(
+        "description: two quick runs of a small model\n"
+        "architectures: [resnet18]\nseeds: [0, 1]\n"
+        "parameters: {epochs: 1, batch_size: 8, train_per_class: 0, test_per_class: 0, device: cpu, precision: fp32}\n"
+    )
     return directory
 
 
@@ -656,3 +661,65 @@ def test_editing_report_code_or_compare_notebook_rerenders_and_training_code_kee
     assert kept.stdout.count("kept, trained by an older version of the training code") == 2
     assert "epoch" not in kept.stdout  # nothing retrained
     assert "Trained by an older version of the training code" in (copy / "smoke" / "report.html").read_text()
+
+
+# --- scale-out: GPUs of one machine, cluster job arrays, training without Jupyter ---
+
+
+def spans(outputs: Path, profile: str) -> dict[str, tuple[str, str, str]]:
+    result = {}
+    for path in sorted((outputs / profile / "runs").glob("*/summary.json")):
+        env = json.loads(path.read_text())["env"]
+        result[path.parent.name] = (env["started"], env["finished"], env["cuda_visible_devices"])
+    return result
+
+
+def test_gpus_pins_each_concurrent_run_to_its_own_id(tmp_path, images, profiles):
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    data = f"DATA=imagefolder:{images}"
+    two = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a,gpu-b", outputs=tmp_path / "two", env=env)
+    assert two.returncode == 0, two.stdout + two.stderr
+    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "two", "pair").values()
+    assert {a_gpu, b_gpu} == {"gpu-a", "gpu-b"}  # each kernel saw its own id, recorded in provenance
+    one = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a", outputs=tmp_path / "one", env=env)
+    assert one.returncode == 0, one.stdout + one.stderr
+    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "one", "pair").values()
+    assert a_gpu == b_gpu == "gpu-a"
+    assert a_end <= b_start or b_end <= a_start  # one id: the second run waited for the first
+    plain = make("runs", "PROFILE=pair", data, outputs=tmp_path / "plain", env=env)
+    assert plain.returncode == 0 and {gpu for *_, gpu in spans(tmp_path / "plain", "pair").values()} == {None}
+
+
+def test_a_slurm_job_array_trains_each_planned_run_without_jupyter(tmp_path, images, profiles):
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    outputs = tmp_path / "out"
+    planned = make("plan", "PROFILE=pair", f"DATA=imagefolder:{images}", outputs=outputs, env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert (outputs / "pair" / "runs.txt").read_text().split() == ["resnet18-seed0", "resnet18-seed1"]
+    for task in (0, 1):  # what Slurm does for --array=0-1, by hand
+        done = subprocess.run(
+            ["bash", str(ROOT / "tools" / "slurm_runs.sh"), "pair"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": str(task), "OUTPUTS": str(outputs), "RUNNER": "python"},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("resnet18-seed0", "resnet18-seed1"):
+        run = outputs / "pair" / "runs" / name
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["env"]["trained_by"] == "archcompare.cli train (no notebook)"
+        assert (
+            not (run / "train.ipynb").exists() and (run / "history.csv").exists() and (run / "predictions.npz").exists()
+        )
+    rendered = make("report", "PROFILE=pair", outputs=outputs, env=env)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    assert rendered.stdout.count("up to date") == 2 and "epoch" not in rendered.stdout  # nothing retrained
+    assert "archcompare.cli train (no notebook)" in (outputs / "pair" / "report.html").read_text()
+    beyond = subprocess.run(
+        ["bash", str(ROOT / "tools" / "slurm_runs.sh"), "pair"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": "5", "OUTPUTS": str(outputs)},
+    )
+    assert beyond.returncode == 2 and "has no run in" in beyond.stderr

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--long", default="", help="1: train missing runs however long they take (Make's LONG)")
     run = steps.add_parser("run", help="execute train.ipynb for one planned run directory")
     run.add_argument("directory", type=Path)
+    train = steps.add_parser("train", help="train one planned run directory in this process, without Jupyter")
+    train.add_argument("directory", type=Path)
     render = steps.add_parser("render", help="execute compare.ipynb and write report.html")
     render.add_argument("profile")
     bench = steps.add_parser("bench", help="benchmark the blog's loop against the project's")
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.runs_file.write_text("".join(f"{run.name}\n" for run in planned))
         elif args.step == "run":
             pipeline.execute_run(args.directory)
+        elif args.step == "train":
+            pipeline.train_without_jupyter(args.directory)
         elif args.step == "render":
             pipeline.render(args.profile)
         elif args.step == "readme":

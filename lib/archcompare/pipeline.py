@@ -20,7 +20,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -441,12 +442,79 @@ def _check_data_before_training(dataset: str) -> None:
         _imagefolder_files(Path(dataset.partition(":")[2]).expanduser())
 
 
+GPUS_VARIABLE = "ARCHCOMPARE_GPUS"  # make GPUS=0,1,...: the GPU ids runs may be pinned to, one run per id
+
+
+@contextmanager
+def gpu_slot() -> Iterator[str | None]:
+    """Hold one of the GPUs listed in ``ARCHCOMPARE_GPUS`` for as long as a run takes.
+
+    ``make -jN GPUS=0,1`` starts up to N runs; each takes the first id no other run holds (an
+    exclusive lock on a file per id, released when its process ends, also when it is killed) and
+    waits while every id is taken. The run's kernel inherits ``CUDA_VISIBLE_DEVICES`` set to it.
+    """
+    ids = [gpu.strip() for gpu in os.environ.get(GPUS_VARIABLE, "").split(",") if gpu.strip()]
+    if not ids:
+        yield None
+        return
+    import fcntl
+    import time
+
+    locks = outputs_dir() / ".gpu-slots"
+    locks.mkdir(parents=True, exist_ok=True)
+    while True:
+        for gpu in ids:
+            handle = open(locks / re.sub(r"[^\w.-]", "_", gpu), "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+            try:
+                yield gpu
+            finally:
+                if previous is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = previous
+                handle.close()  # releases the lock
+            return
+        time.sleep(1)
+
+
+def train_without_jupyter(directory: Path) -> None:
+    """Train one planned run directory in this process: the same files as ``execute_run`` but the notebook.
+
+    For cluster workers and schedulers without Jupyter; the report marks runs trained this way.
+    """
+    from .training import train
+
+    directory = Path(directory)
+    parameters = yaml.safe_load((directory / "params.yaml").read_text())
+    config = RunConfig.from_dict({key: parameters[key] for key in RunConfig.field_names()})
+    os.environ["ARCHCOMPARE_TRAINED_BY"] = "archcompare.cli train (no notebook)"
+    os.chdir(ROOT)  # the planned paths are relative to the repository, as papermill's cwd makes them
+    with gpu_slot():
+        summary = train(config, resume=parameters["resume"], progress=parameters["progress"])
+    print(
+        f"{summary['arch']}, seed {summary['seed']}: test accuracy {summary['test_acc']:.2%}, "
+        f"{summary['seconds_per_epoch']:.1f} s per epoch"
+    )
+
+
 def execute_run(directory: Path) -> None:
     """Execute ``train.ipynb`` for one planned run; the executed notebook lands only on success."""
+    with gpu_slot():
+        _execute_notebook(Path(directory))
+
+
+def _execute_notebook(directory: Path) -> None:
     import papermill
     from nbclient.exceptions import DeadKernelError
 
-    directory = Path(directory)
+    os.environ["ARCHCOMPARE_TRAINED_BY"] = "train.ipynb through papermill"
     parameters = yaml.safe_load((directory / "params.yaml").read_text())
     partial = directory / ".train.partial.ipynb"
     failed = directory / "train.failed.ipynb"

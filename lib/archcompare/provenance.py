@@ -76,6 +76,9 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "platform": platform.platform(),
+        # The GPU a run was pinned to (make GPUS=...), as the run's process saw it.
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "trained_by": os.environ.get("ARCHCOMPARE_TRAINED_BY", "direct call of archcompare.training.train"),
     }
 
 

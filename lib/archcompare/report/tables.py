@@ -109,10 +109,19 @@ def runs_table(runs: Runs) -> pd.DataFrame:
                     "resumed after epoch": _text(env.get("resumed_from_epoch")),
                     "notebook seconds": (run.papermill or {}).get("duration"),
                     "training code": "older" if run.older_code else "current",
+                    "trained by": _trained_by(run),
+                    "GPU (CUDA_VISIBLE_DEVICES)": run.env.get("cuda_visible_devices") or "—",
                     "reused from": run.reused_from or "—",
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _trained_by(run: RunResult) -> str:
+    """How the run was executed: the notebook through papermill, or archcompare.cli train without Jupyter."""
+    if run.env.get("trained_by"):
+        return run.env["trained_by"]
+    return "train.ipynb through papermill" if run.papermill else "—"
 
 
 def protocol_table(runs: Runs) -> pd.DataFrame:
