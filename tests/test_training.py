@@ -223,7 +223,11 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
     state["model"]["fc.weight"].fill_(math.nan)  # a diverged model, as a too-high lr leaves it
     torch.save(state, checkpoint)
     good = checkpoint.read_bytes()
-    with pytest.raises(NonFiniteLossError, match=r"became nan in epoch 2.*checkpoint after epoch 1 is kept"):
+    # The README's advice is in the message: lower the learning rate or train in fp32.
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"became nan in epoch 2.*checkpoint after epoch 1 is kept\. Lower the learning rate .*precision='fp32'",
+    ):
         train(config, **quiet)
     assert checkpoint.read_bytes() == good
     assert not (tmp_path / "run" / "summary.json").exists()
