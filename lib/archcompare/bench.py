@@ -252,10 +252,10 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, log: Callable[[str], N
 
 
 def bench_architecture(
-    arch: str, device: torch.device, default_batch: int, repeats: int, steps: dict[str, int], log
+    arch: str, device: torch.device, default_batch: int, repeats: int, steps: dict[str, int], log, test_images=1000
 ) -> dict[str, Any]:
     train_images = max(default_batch, BLOG_BATCH) * 8
-    dataset = synthetic_dataset(train=train_images, test=1000)
+    dataset = synthetic_dataset(train=train_images, test=test_images)
     with tempfile.TemporaryDirectory() as workdir:
         loops = {
             "blog_loop": (BlogLoop(arch, dataset, device), BLOG_BATCH),
@@ -318,7 +318,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
     peak = matmul_peak(device, dtype, log)
     results = {}
     for arch in ARCHS:
-        result = bench_architecture(arch, device, default_batch, repeats, steps, log)
+        result = bench_architecture(arch, device, default_batch, repeats, steps, log, test_images=64 if quick else 1000)
         result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
         results[arch] = result
