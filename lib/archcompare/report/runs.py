@@ -104,10 +104,6 @@ class Runs:
         return sorted((run for run in self.complete if run.arch == arch), key=lambda run: run.seed)
 
 
-def older_code(run: RunResult) -> str | None:
-    return run.older_code
-
-
 def load_runs(profile_dir: str | Path) -> Runs:
     """Read every run directory under ``profile_dir/runs`` and the profile's ``plan.json`` if present.
 

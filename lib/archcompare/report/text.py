@@ -21,7 +21,7 @@ from .compare import (
     compare_all,
 )
 from .format import _p_value, _percent, _points, dataset_label, dataset_name, display_name
-from .runs import RunResult, Runs, older_code
+from .runs import RunResult, Runs
 
 if TYPE_CHECKING:
     pass
@@ -436,7 +436,7 @@ def readme_headline(runs: Runs) -> str:
             f"took {pair.time_ratio:.2f}x the seconds per epoch ({pair.slowdown:+.0%}) under "
             f"{pair.timing_conditions}."
         )
-    older = [run.label for run in runs.complete if older_code(run)]
+    older = [run.label for run in runs.complete if run.older_code]
     if older:
         sentences.append(
             f"Trained by an older version of the training code than the current one: {', '.join(older)} "
