@@ -55,6 +55,7 @@ class PlannedRun:
     parameters: dict[str, Any]
     config: RunConfig
     stale_reason: str | None  # None when the existing results are up to date
+    kept_reason: str | None = None  # why a run not retrained counts as older code (kept, flagged)
 
 
 def profiles_dir() -> Path:
@@ -185,8 +186,8 @@ def plan(
                 config = RunConfig.from_dict(config_values)
             except ConfigError as error:
                 raise PipelineError(f"profile {profile_name!r}, run {name}: {error}") from None
-            stale = _stale_reason(directory, config, code, notebook, retrain, identity)
-            planned.append(PlannedRun(name, directory, parameters, config, stale))
+            stale, kept = _stale_reason(directory, config, code, notebook, retrain, identity)
+            planned.append(PlannedRun(name, directory, parameters, config, stale, kept))
 
     if any(run.stale_reason for run in planned):
         _check_data_before_training(dataset)
@@ -213,11 +214,7 @@ def _write_plan(profile_name: str, profile: dict, dataset: str, planned: list[Pl
             (run.directory / "summary.json").unlink(missing_ok=True)
             log(f"{profile_name}/{run.name}: {run.stale_reason}")
         else:
-            summary = json.loads((run.directory / "summary.json").read_text())
-            older = older_code_reason(
-                run.directory, summary, code_fingerprint(), notebook_source_hash(NOTEBOOKS / "train.ipynb")
-            )
-            kept = f"kept, {older} (RETRAIN=1 retrains it)" if older else "up to date"
+            kept = f"kept, {run.kept_reason} (RETRAIN=1 retrains it)" if run.kept_reason else "up to date"
             log(f"{profile_name}/{run.name}: {kept}")
     write_json(
         outputs_dir() / profile_name / "plan.json",
@@ -271,11 +268,12 @@ class DatasetIdentity:
 
 def _stale_reason(
     directory: Path, config: RunConfig, code: str, notebook: str, retrain: bool, identity: DatasetIdentity
-) -> str | None:
+) -> tuple[str | None, str | None]:
+    """Why the run must be (re)trained, or None; and why a run that is kept counts as older code, or None."""
     summary_path = directory / "summary.json"
     if not summary_path.exists():
         checkpoint = directory / "checkpoint.pt"
-        return "to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"
+        return ("to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"), None
     summary = json.loads(summary_path.read_text())
     stored = summary.get("config", {})
     changed = config.differences(stored)
@@ -284,11 +282,11 @@ def _stale_reason(
     ):
         changed.remove("dataset")  # the same images at another path
     if changed:
-        return f"out of date, settings changed ({', '.join(changed)}): will retrain"
+        return f"out of date, settings changed ({', '.join(changed)}): will retrain", None
     older = older_code_reason(directory, summary, code, notebook)
     if older and retrain:
-        return f"{older}: RETRAIN=1, will retrain"
-    return None
+        return f"{older}: RETRAIN=1, will retrain", None
+    return None, older
 
 
 def current_code() -> tuple[str, str]:

@@ -119,9 +119,12 @@ def load_runs(profile_dir: str | Path) -> Runs:
     directories = (
         sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
     )
+    from ..pipeline import current_code
+
+    code = current_code()  # the training code's fingerprint and train.ipynb's hash, read once
     complete, incomplete = [], []
     for directory in directories:
-        result = _read_run(directory)
+        result = _read_run(directory, code)
         if isinstance(result, RunResult):
             complete.append(result)
         else:
@@ -132,7 +135,7 @@ def load_runs(profile_dir: str | Path) -> Runs:
     return Runs(profile_dir, plan, tuple(complete), tuple(incomplete), missing)
 
 
-def _read_run(directory: Path) -> RunResult | str:
+def _read_run(directory: Path, code: tuple[str, str]) -> RunResult | str:
     """The run's result, or a description of why there is none."""
     summary_path = directory / "summary.json"
     if not summary_path.exists():
@@ -149,9 +152,9 @@ def _read_run(directory: Path) -> RunResult | str:
         return f"unreadable ({type(error).__name__}: {error}); run it again"
     notebook = directory / "train.ipynb"
     papermill = _papermill_metadata(notebook) if notebook.exists() else None
-    from ..pipeline import current_code, older_code_reason
+    from ..pipeline import older_code_reason
 
-    older = older_code_reason(directory, summary, *current_code())
+    older = older_code_reason(directory, summary, *code)
     reused = directory / "reused.json"
     reused_from = json.loads(reused.read_text()).get("from") if reused.exists() else None
     return RunResult(directory, summary, history, labels, probabilities, papermill, older, reused_from)
