@@ -38,6 +38,9 @@ def start_make(*args: str, outputs: Path, env: dict | None = None) -> subprocess
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, so the test can kill all of it
+        # Ctrl-C reaches a foreground command with SIGINT's default action; a suite started in the
+        # background (`make test &`) inherits SIGINT ignored, which would make the Ctrl-C test meaningless.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, **(env or {})},
     )
 
