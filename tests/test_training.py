@@ -169,6 +169,17 @@ def test_training_beats_chance_and_writes_a_complete_run_directory(tmp_path, sep
     assert accuracy == pytest.approx(stored["test_acc"])
 
 
+def test_a_commit_stated_by_the_launcher_is_recorded_instead_of_the_local_snapshot(monkeypatch):
+    from archcompare.provenance import git_state
+
+    here = git_state()
+    assert here["git_commit"] is None or len(here["git_commit"]) == 40
+    monkeypatch.setenv("ARCHCOMPARE_GIT_COMMIT", "0123abc dirty")
+    assert git_state() == {"git_commit": "0123abc", "git_dirty": True, "git_commit_stated_by_launcher": True}
+    monkeypatch.setenv("ARCHCOMPARE_GIT_COMMIT", "0123abc")
+    assert git_state()["git_dirty"] is False
+
+
 def test_same_seed_gives_identical_histories_and_another_seed_does_not(tmp_path, separable_folder):
     a = tiny_config(separable_folder, tmp_path, output_dir=str(tmp_path / "a"))
     train(a, **quiet)

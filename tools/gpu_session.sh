@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train published runs on a lent GPU machine that has its own torch and no network, in stretches.
 #
+#   tools/gpu_session.sh stamp      (here, before each call) note the commit being copied there
 #   tools/gpu_session.sh start      set up, check the GPU path, start the queue in its own session
 #   tools/gpu_session.sh collect    wait for the queue (up to WAIT seconds), then pack what finished
 #
@@ -11,6 +12,7 @@
 # the working tree is copied anew at each call. Each finished run is packed into OUT as soon as the
 # script sees it, and checkpoints never leave the machine, so a stretch that ends loses at most the
 # run in progress. Rehearse on a CPU with QUEUE="smoke:resnet50-seed0" PYTHON=<a torch 2.11 python>.
+# The machine's copy of .git may be an older snapshot, so runs record the commit `stamp` noted.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 STAGE=${STAGE:-.gpu}
@@ -20,10 +22,11 @@ JOB=${JOB:-/tmp/gpu-job}
 OUT=${OUT:-$JOB/out}
 PYTHON=${PYTHON:-python3}
 QUEUE=${QUEUE:-"full:resnet50-seed0 full:resnext50_32x4d-seed0"}
-BENCH=${BENCH:-1}
+BENCH=${BENCH:-0}
 WAIT=${WAIT:-540}
 TESTS=${TESTS:-tests/test_training.py tests/test_data.py tests/test_models.py}
-mkdir -p "$JOB" "$OUT"
+[ "${1:-}" = stamp ] || mkdir -p "$JOB" "$OUT"
+[ -f "$STAGE/commit" ] && export ARCHCOMPARE_GIT_COMMIT="$(cat "$STAGE/commit")"
 began=$(date +%s)
 say() { echo "[$(( $(date +%s) - began ))s] $*"; }
 
@@ -46,6 +49,12 @@ wait_for_queue() {
 }
 
 case "${1:-}" in
+stamp)
+    mkdir -p "$STAGE"
+    dirty=$(git status --porcelain --untracked-files=no -- lib notebooks pyproject.toml requirements.txt Makefile)
+    echo "$(git rev-parse HEAD)${dirty:+ dirty}" > "$STAGE/commit"
+    echo "runs made from this tree will record: $(cat "$STAGE/commit")"
+    ;;
 start)
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee "$OUT/gpu.txt"
     mkdir -p "$DATA_ROOT" && tar -xzf "$STAGE/cifar10-jpeg.tar.gz" -C "$DATA_ROOT" || exit 1
@@ -70,18 +79,18 @@ if [ "$BENCH" = 1 ]; then
 fi
 echo "all done at \$(date +%T)" >> "$JOB/done.txt"
 QUEUE_END
-    ARCHCOMPARE_OUTPUTS="$JOB/outputs" setsid nohup bash "$JOB/queue.sh" > "$JOB/queue.log" 2>&1 < /dev/null &
-    say "queue started: $QUEUE"
-    # The device path of the test suite, beside the first run (its timing is a median over epochs).
-    timeout 150 .venv/bin/python -m pytest -q -x -p no:cacheprovider $TESTS > "$JOB/pytest.log" 2>&1
+    # The device path of the test suite first, alone: beside a run it would slow that run's epochs.
+    timeout "${TESTS_SECONDS:-120}" .venv/bin/python -m pytest -q -p no:cacheprovider $TESTS > "$JOB/pytest.log" 2>&1
     say "GPU tests: $(tail -n 1 "$JOB/pytest.log")"
     cp "$JOB/pytest.log" "$JOB/install.log" "$OUT/"
+    ARCHCOMPARE_OUTPUTS="$JOB/outputs" setsid nohup bash "$JOB/queue.sh" > "$JOB/queue.log" 2>&1 < /dev/null &
+    say "queue started: $QUEUE"
     wait_for_queue
     ;;
 collect)
     wait_for_queue
     ;;
 *)
-    echo "usage: $0 start|collect" >&2; exit 2
+    echo "usage: $0 stamp|start|collect" >&2; exit 2
     ;;
 esac

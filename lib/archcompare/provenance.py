@@ -52,6 +52,12 @@ def git_state(directory: Path = PACKAGE_DIR) -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
+    # A launcher that copies the working tree to another machine, where .git may be an older
+    # snapshot, states the commit it copied (tools/gpu_session.sh does): record that one.
+    stated = os.environ.get("ARCHCOMPARE_GIT_COMMIT")
+    if stated:
+        commit, dirty = stated.split(" ", 1) if " " in stated else (stated, "")
+        return {"git_commit": commit, "git_dirty": dirty == "dirty", "git_commit_stated_by_launcher": True}
     commit = git("rev-parse", "HEAD")
     # Only the code counts as dirty: results being written under outputs/ are not a code change.
     code = ("lib", "notebooks", "pyproject.toml", "requirements.txt", "Makefile")
