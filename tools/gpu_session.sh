@@ -41,7 +41,7 @@ wait_for_queue() {
     local deadline=$(( began + WAIT ))
     while [ "$(date +%s)" -lt "$deadline" ] && ! grep -q '^all done' "$JOB/done.txt" 2>/dev/null; do
         sleep 10
-        local finished; finished=$(wc -l < "$JOB/done.txt" 2>/dev/null || echo 0)
+        local finished; finished=$(cat "$JOB/done.txt" 2>/dev/null | wc -l)
         if [ "$finished" != "${packed_count:-0}" ]; then pack; packed_count=$finished; fi
     done
     tail -n 3 "$JOB"/queue-*.log 2>/dev/null
