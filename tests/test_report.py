@@ -276,6 +276,19 @@ def test_timings_outside_the_blogs_conditions_get_their_conditions_and_no_verdic
     assert "agree" not in headline and "under " + pair.timing_conditions in headline
 
 
+def test_seeds_timed_on_different_devices_are_named_and_a_pair_split_across_devices_is_flagged(profile):
+    as_cifar10(profile, batch_size=512)
+    for seed, device in ((0, "GPU A"), (1, "GPU B")):
+        for arch in ("resnet50", "resnext50_32x4d"):
+            edit_summary(profile / "runs" / f"{arch}-seed{seed}", env={"device_name": device})
+    text = report.conclusions(report.load_runs(profile))
+    assert "timed on different devices (seed 0: GPU A; seed 1: GPU B), each seed's two runs on the same one" in text
+    assert "mixes hardware" not in text
+    edit_summary(profile / "runs" / "resnext50_32x4d-seed1", env={"device_name": "GPU A"})
+    text = report.conclusions(report.load_runs(profile))
+    assert "the ratio mixes hardware and architecture" in text and "each seed's two runs" not in text
+
+
 def test_one_timed_run_per_architecture_leaves_the_slowdown_undecided_and_shows_its_epoch_spread(profile):
     under_blog_conditions(profile)
     for arch in ("resnet50", "resnext50_32x4d"):
@@ -331,6 +344,8 @@ def test_conclusions_name_the_more_accurate_architecture_with_p_values(profile):
     assert "**The evidence is mixed**" in text
     assert "Holm-adjusted" in text  # two tests
     assert "Against the blog post" not in text  # not CIFAR-10: the blog's figures do not appear
+    headline = report.readme_headline(report.load_runs(profile))
+    assert "(McNemar's exact test per seed, Holm-adjusted seed 0 p < 0.001; seed 1 p = 0.002)" in headline
 
 
 def test_conclusions_hedge_with_one_seed(profile):

@@ -62,8 +62,12 @@ start)
     make install TORCH=system WHEELS="$STAGE/wheels" PYTHON="$PYTHON" > "$JOB/install.log" 2>&1 \
         || { tail -n 20 "$JOB/install.log"; cp "$JOB/install.log" "$OUT/"; exit 1; }
     say "installed: $(grep -h 'using\|reusing' "$JOB/install.log" | cut -c1-200)"
-    for item in $QUEUE; do ARCHCOMPARE_OUTPUTS="$JOB/outputs" .venv/bin/python -m archcompare.cli plan "${item%%:*}" --data "$DATA" \
-        > "$JOB/plan-${item%%:*}.log" 2>&1 || { cat "$JOB/plan-${item%%:*}.log"; exit 1; }; done
+    # Once per profile, and without the speed probe (LONG): the GPU is here to train these runs.
+    for profile in $(for item in $QUEUE; do echo "${item%%:*}"; done | sort -u); do
+        ARCHCOMPARE_OUTPUTS="$JOB/outputs" .venv/bin/python -m archcompare.cli plan "$profile" --data "$DATA" --long 1 \
+            > "$JOB/plan-$profile.log" 2>&1 || { cat "$JOB/plan-$profile.log"; exit 1; }
+        say "planned $profile: $(tail -n 1 "$JOB/plan-$profile.log")"
+    done
     # The queue: one run at a time, then the benchmark; each line of done.txt is one finished step.
     cat > "$JOB/queue.sh" <<QUEUE_END
 cd "$PWD"

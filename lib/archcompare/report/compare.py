@@ -98,6 +98,7 @@ class PairComparison:
     time_ratio: float  # other's mean seconds per epoch over the baseline's
     throughput_ratio: float  # baseline's mean images/s over other's: above 1 means other is slower
     timing_devices: tuple[str, ...]  # device names the timings come from
+    seed_devices: tuple[tuple[int, str, str], ...]  # per paired seed: (seed, baseline's device, other's device)
     reference: Reference
     seed_slowdowns: tuple[float, ...]  # per paired seed: other's seconds per epoch over the baseline's, minus 1
     epoch_slowdowns: tuple[float, ...]  # the same per epoch, over every paired seed (within-run spread)
@@ -224,6 +225,10 @@ def compare_pair(
         time_ratio=mean_of(other_runs, "seconds_per_epoch") / mean_of(base_runs, "seconds_per_epoch"),
         throughput_ratio=mean_of(base_runs, "images_per_second") / mean_of(other_runs, "images_per_second"),
         timing_devices=tuple(dict.fromkeys(str(run.env.get("device_name")) for run in timed)),
+        seed_devices=tuple(
+            (seed, str(base_runs[seed].env.get("device_name")), str(other_runs[seed].env.get("device_name")))
+            for seed in paired
+        ),
         reference=reference,
         seed_slowdowns=seed_slowdowns,
         epoch_slowdowns=epoch_slowdowns,

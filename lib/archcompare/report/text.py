@@ -311,9 +311,18 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
 
 
 def _mixed_devices(pair: PairComparison) -> str:
-    if len(pair.timing_devices) > 1:
-        return " The timings come from different devices, so the ratio mixes hardware and architecture."
-    return ""
+    if len(pair.timing_devices) <= 1:
+        return ""
+    if all(base == other for _, base, other in pair.seed_devices):
+        # Seeds on different machines, each pair on one: the per-seed ratios (and their interval)
+        # compare architectures on one device; only the means over seeds mix hardware.
+        devices = "; ".join(f"seed {seed}: {device}" for seed, device, _ in pair.seed_devices)
+        return (
+            f" The seeds were timed on different devices ({devices}), each seed's two runs on the same one, so "
+            "each seed's slowdown compares the architectures on one device; the means of seconds per epoch and "
+            "images/s mix devices."
+        )
+    return " The timings come from different devices, so the ratio mixes hardware and architecture."
 
 
 def limitations(runs: Runs, reference: Reference = BLOG_POST) -> list[str]:
@@ -422,7 +431,10 @@ def readme_headline(runs: Runs) -> str:
         )
     sentences = []
     for pair in compare_all(runs):
-        p_values = ", ".join(_p_value(seed.p_value) for seed in pair.seeds)
+        if len(pair.seeds) == 1:
+            p_values = _p_value(pair.seeds[0].p_value)
+        else:
+            p_values = "; ".join(f"seed {seed.seed} {_p_value(seed.p_value)}" for seed in pair.seeds)
         adjusted = " Holm-adjusted" if any(seed.p_adjusted is not None for seed in pair.seeds) else ""
         interval = pair.difference_interval
         spread = (
