@@ -15,13 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from archcompare.config import RunConfig
 from archcompare.training import train
 
-# Keep the test process to the machine's cores without oversubscribing when pytest runs alone.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+# The machine's cores, shared among pytest-xdist's workers (`make test` starts them), so that the
+# workers' torch threads, and those of the make and kernel processes they start, do not oversubscribe.
+os.environ.setdefault(
+    "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+)
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 # Nothing in the suite downloads: a CIFAR spec without a copy fails at once, whatever the network.
 os.environ["ARCHCOMPARE_OFFLINE"] = "1"
 # Decoded-image caches and CIFAR copies of every run the suite makes (through make too) go to a
@@ -134,3 +139,38 @@ def tiny_runs(tmp_path_factory, separable_folder) -> Path:
             )
             train(config, progress="none", log=lambda message: None)
     return runs
+
+
+# --- data and profiles for the tests that run make (one set per test module) ---
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    return make_imagefolder(tmp_path_factory.mktemp("pipeline-images"), train_per_class=8, test_per_class=4)
+
+
+@pytest.fixture(scope="module")
+def slow_images(tmp_path_factory) -> Path:
+    """Large enough that the epochs after the first take seconds here, so a test can stop a run between its
+    first checkpoint and its end (they also passed with 8 images per class, an epoch five times shorter)."""
+    return make_imagefolder(tmp_path_factory.mktemp("slow-images"), train_per_class=20, test_per_class=4, size=(32, 32))
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory) -> Path:
+    """The shipped profiles plus the ones these tests need."""
+    directory = tmp_path_factory.mktemp("profiles")
+    for path in (Path(__file__).resolve().parents[1] / "notebooks" / "profiles").glob("*.yaml"):
+        shutil.copy(path, directory)
+    (directory / "resumable.yaml").write_text(
+        "description: four deterministic epochs on the CPU\n"
+        "architectures: [resnet18]\nseeds: [0]\n"
+        "parameters: {epochs: 4, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
+        "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
+    )
+    (directory / "pair.yaml").write_text(
+        "description: two quick runs of a small model\n"
+        "architectures: [resnet18]\nseeds: [0, 1]\n"
+        "parameters: {epochs: 1, batch_size: 8, train_per_class: 0, test_per_class: 0, device: cpu, precision: fp32}\n"
+    )
+    return directory

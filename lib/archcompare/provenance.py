@@ -16,10 +16,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torchvision
+if TYPE_CHECKING:
+    import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parents[1]  # lib/archcompare -> the repository, for an editable install
@@ -67,6 +67,11 @@ def git_state(directory: Path = PACKAGE_DIR) -> dict[str, Any]:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """Software and hardware facts for the run's summary."""
+    # Imported here, not at the top: the steps that only start a notebook or render the report
+    # (`cli run`, `cli render`) import this module, and need no torch of their own.
+    import torch
+    import torchvision
+
     cuda = device.type == "cuda"
     return {
         **git_state(),

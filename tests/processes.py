@@ -1,0 +1,114 @@
+"""Running the product as people do, from the tests: make, the planning CLI, and the processes
+they start (make's process group, papermill's Jupyter kernels), with deadlines on every wait."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make(*args: str, outputs: Path, env: dict | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(ROOT), *args, f"OUTPUTS={outputs}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_make(*args: str, outputs: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(ROOT), *args, f"OUTPUTS={outputs}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, so the test can kill all of it
+        # Ctrl-C reaches a foreground command with SIGINT's default action; a suite started in the
+        # background (`make test &`) inherits SIGINT ignored, which would make the Ctrl-C test meaningless.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, **(env or {})},
+    )
+
+
+def kernel_pids(process: subprocess.Popen) -> list[int]:
+    """The Jupyter kernels of a make started by start_make: children of its `archcompare.cli run` processes.
+
+    A kernel runs in a session of its own, so signalling make's process group does not reach it.
+    """
+    runners = subprocess.run(
+        ["pgrep", "-g", str(process.pid), "-f", "archcompare.cli run"], capture_output=True, text=True
+    )
+    return [
+        int(pid)
+        for parent in runners.stdout.split()
+        for pid in subprocess.run(
+            ["pgrep", "-P", parent, "-f", "ipykernel"], capture_output=True, text=True
+        ).stdout.split()
+    ]
+
+
+def wait_gone(pids: list[int], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
+            assert time.monotonic() < deadline, f"process {pid} still runs {timeout}s after it was stopped"
+            time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (OSError, IndexError):
+        return "zombie"
+
+
+def kill_group(process: subprocess.Popen, signum: int, kernels: str = "kill") -> str:
+    """Signal make's process group; ``kernels="kill"`` also SIGKILLs its kernels, as a power cut would.
+
+    Waits, with a deadline, until make has ended and the kernels are gone, so nothing trains on.
+    """
+    pids = kernel_pids(process)
+    os.killpg(process.pid, signum)
+    if kernels == "kill":
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=60)
+    wait_gone(pids)
+    return output
+
+
+def finished_epochs(run_dir: Path) -> int:
+    """The last epoch the checkpoint holds: what a resume continues from."""
+    import torch
+
+    return torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["epoch"]
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"make ended before {path} appeared:\n{process.stdout.read()}"
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout}s"
+        time.sleep(0.2)
+
+
+def learning_history(run_dir: Path) -> list[dict]:
+    columns = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+    with open(run_dir / "history.csv") as f:
+        return [{k: row[k] for k in columns} for row in csv.DictReader(f)]
+
+
+def plan(profile: str, outputs: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "archcompare.cli", "plan", profile, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "ARCHCOMPARE_OUTPUTS": str(outputs)},
+    )

@@ -1,0 +1,115 @@
+"""Other ways to run than `make report`: one run per GPU, Slurm job arrays, training without Jupyter,
+train.ipynb by hand, and `make bench`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from processes import ROOT, make
+
+
+def test_make_bench_writes_a_table_per_device(tmp_path):
+    done = make("bench", "QUICK=1", outputs=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = (tmp_path / "bench" / "bench-cpu-quick.md").read_text()
+    result = json.loads((tmp_path / "bench" / "bench-cpu-quick.json").read_text())
+    assert not (tmp_path / "bench" / "bench-cpu.md").exists()  # the published table is left alone
+    assert table.startswith("QUICK CHECK")
+    assert set(result["architectures"]) == {"resnet50", "resnext50_32x4d"}
+    for arch, row in result["architectures"].items():
+        assert f"| {arch} |" in table
+        assert row["blog_loop"] > 0 and row["project_loop"] > 0 and row["bare_model"] > 0
+        assert row["speedup"] == pytest.approx(row["project_loop"] / row["blog_loop"])
+    assert "blog loop, batch 32 (img/s)" in table and "of matmul peak" in table
+
+
+def test_train_notebook_runs_by_hand_from_notebooks_with_its_relative_paths(tmp_path, images):
+    import papermill
+
+    defaults = json.loads((ROOT / "notebooks" / "train.ipynb").read_text())
+    assert any("../outputs/notebook/" in "".join(cell["source"]) for cell in defaults["cells"])
+    output_dir = tmp_path / "notebook-run"  # relative paths are resolved from notebooks/, as in JupyterLab
+    relative = os.path.relpath(output_dir, ROOT / "notebooks")
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "train.ipynb"),
+        str(tmp_path / "executed.ipynb"),
+        parameters=dict(
+            dataset=f"imagefolder:{images}",
+            arch="resnet18",
+            epochs=1,
+            train_per_class=4,
+            test_per_class=2,
+            output_dir=relative,
+            data_dir=os.path.relpath(tmp_path / "data", ROOT / "notebooks"),
+        ),
+        kernel_name="archcompare",
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
+    )
+    summary = json.loads((output_dir / "summary.json").read_text())
+    assert summary["epochs"] == 1 and summary["config"]["output_dir"] == relative
+
+
+def spans(outputs: Path, profile: str) -> dict[str, tuple[str, str, str]]:
+    result = {}
+    for path in sorted((outputs / profile / "runs").glob("*/summary.json")):
+        env = json.loads(path.read_text())["env"]
+        result[path.parent.name] = (env["started"], env["finished"], env["cuda_visible_devices"])
+    return result
+
+
+def test_gpus_pins_each_concurrent_run_to_its_own_id(tmp_path, images, profiles):
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    data = f"DATA=imagefolder:{images}"
+    two = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a,gpu-b", outputs=tmp_path / "two", env=env)
+    assert two.returncode == 0, two.stdout + two.stderr
+    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "two", "pair").values()
+    assert {a_gpu, b_gpu} == {"gpu-a", "gpu-b"}  # each kernel saw its own id, recorded in provenance
+    # One id for two runs: the second waits. Checked without Jupyter (RUNNER=python), which pins the same way.
+    one = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a", "RUNNER=python", outputs=tmp_path / "one", env=env)
+    assert one.returncode == 0, one.stdout + one.stderr
+    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "one", "pair").values()
+    assert a_gpu == b_gpu == "gpu-a"
+    assert a_end <= b_start or b_end <= a_start  # one id: the second run waited for the first
+
+
+def test_a_slurm_job_array_trains_each_planned_run_without_jupyter(tmp_path, images, profiles):
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    outputs = tmp_path / "out"
+    planned = make("plan", "PROFILE=pair", f"DATA=imagefolder:{images}", outputs=outputs, env=env)
+    assert planned.returncode == 0, planned.stderr
+    assert (outputs / "pair" / "runs.txt").read_text().split() == ["resnet18-seed0", "resnet18-seed1"]
+    for task in (0, 1):  # what Slurm does for --array=0-1, by hand
+        done = subprocess.run(
+            ["bash", str(ROOT / "tools" / "slurm_runs.sh"), "pair"],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": str(task), "OUTPUTS": str(outputs), "RUNNER": "python"},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("resnet18-seed0", "resnet18-seed1"):
+        run = outputs / "pair" / "runs" / name
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["env"]["trained_by"] == "archcompare.cli train (no notebook)"
+        assert (
+            not (run / "train.ipynb").exists() and (run / "history.csv").exists() and (run / "predictions.npz").exists()
+        )
+    again = make("runs", "PROFILE=pair", outputs=outputs, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("up to date") == 2 and "epoch" not in again.stdout  # nothing retrained
+    from archcompare import report  # the report's runs table says how each run was trained
+
+    trained_by = report.runs_table(report.load_runs(outputs / "pair"))["trained by"]
+    assert set(trained_by) == {"archcompare.cli train (no notebook)"}
+    beyond = subprocess.run(
+        ["bash", str(ROOT / "tools" / "slurm_runs.sh"), "pair"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": "5", "OUTPUTS": str(outputs)},
+    )
+    assert beyond.returncode == 2 and "has no run in" in beyond.stderr
