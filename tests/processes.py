@@ -3,7 +3,9 @@ they start (make's process group, papermill's Jupyter kernels), with deadlines o
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import signal
 import subprocess
@@ -106,9 +108,22 @@ def learning_history(run_dir: Path) -> list[dict]:
 
 
 def plan(profile: str, outputs: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "-m", "archcompare.cli", "plan", profile, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env, "ARCHCOMPARE_OUTPUTS": str(outputs)},
+    """`python -m archcompare.cli plan ...`, the step make runs first, called in this process.
+
+    The same entry point and output as make's, without a new interpreter importing torch (3 s each).
+    """
+    from archcompare import cli
+
+    saved_environment, saved_sigterm = dict(os.environ), signal.getsignal(signal.SIGTERM)
+    os.environ.update({**env, "ARCHCOMPARE_OUTPUTS": str(outputs)})
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = cli.main(["plan", profile, *args])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        signal.signal(signal.SIGTERM, saved_sigterm)  # cli.main installs its own
+    return subprocess.CompletedProcess(
+        ["archcompare.cli", "plan", profile, *args], status, stdout.getvalue(), stderr.getvalue()
     )

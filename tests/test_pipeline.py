@@ -91,12 +91,7 @@ def test_changed_data_marks_runs_out_of_date(smoke, tmp_path):
     other = make_imagefolder(tmp_path / "other", train_per_class=8, test_per_class=4, seed=1)
     copy = tmp_path / "outputs"
     shutil.copytree(outputs, copy)
-    planned = subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "-m", "archcompare.cli", "plan", "smoke", "--data", f"imagefolder:{other}"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env, "ARCHCOMPARE_OUTPUTS": str(copy)},
-    )
+    planned = plan("smoke", copy, env, "--data", f"imagefolder:{other}")
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.count("settings changed (dataset)") == 2
     assert not list((copy / "smoke" / "runs").glob("*/summary.json"))  # Make will retrain both
