@@ -15,9 +15,6 @@ TORCH ?= pinned
 WHEELS ?=
 WHEELS_PYTHON ?= 3.12
 WHEELS_PLATFORM ?= manylinux_2_28_x86_64
-# Test files run side by side (pytest-xdist, a file per worker): most of a test's time is waiting on
-# processes it started (make, Jupyter kernels, imports), so even two cores gain from two workers.
-TEST_WORKERS ?= 2
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -81,8 +78,8 @@ $(PROFILE_DIR)/runs/%/summary.json:
 bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/; QUICK=1: machinery only)
 	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick)
 
-test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes; TEST_WORKERS=n processes)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
+	$(PY) -m pytest
 
 lint: $(LAB_INSTALLED)  ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check lib tests notebooks
