@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from processes import ROOT
 
 from archcompare.config import RunConfig
 from archcompare.training import train
@@ -155,7 +156,7 @@ def slow_images(tmp_path_factory) -> Path:
 def profiles(tmp_path_factory) -> Path:
     """The shipped profiles plus the ones these tests need."""
     directory = tmp_path_factory.mktemp("profiles")
-    for path in (Path(__file__).resolve().parents[1] / "notebooks" / "profiles").glob("*.yaml"):
+    for path in (ROOT / "notebooks" / "profiles").glob("*.yaml"):
         shutil.copy(path, directory)
     (directory / "resumable.yaml").write_text(
         "description: four deterministic epochs on the CPU\n"

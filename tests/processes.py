@@ -15,9 +15,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _make_command(args: tuple[str, ...], outputs: Path) -> list[str]:
+    return ["make", "--no-print-directory", "-C", str(ROOT), *args, f"OUTPUTS={outputs}"]
+
+
 def make(*args: str, outputs: Path, env: dict | None = None, timeout: int = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args, f"OUTPUTS={outputs}"],
+        _make_command(args, outputs),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -27,7 +31,7 @@ def make(*args: str, outputs: Path, env: dict | None = None, timeout: int = 240)
 
 def start_make(*args: str, outputs: Path, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args, f"OUTPUTS={outputs}"],
+        _make_command(args, outputs),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_imagefolder
-from processes import make
+from processes import make, plan
 
 BAD_PROFILES = {
     "broken-yaml": ("architectures: [resnet50\n", r"not valid YAML"),
@@ -61,17 +61,13 @@ PLAN_ERRORS = [name for name in BAD_PROFILES if name not in ("subset-too-large",
 
 
 @pytest.mark.parametrize("name", PLAN_ERRORS)
-def test_bad_profiles_are_rejected_in_one_line(name, tmp_path, images, monkeypatch, capsys):
-    from archcompare import cli
-
+def test_bad_profiles_are_rejected_in_one_line(name, tmp_path, images):
     text, message = BAD_PROFILES[name]
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / f"{name}.yaml").write_text(text)
-    monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(tmp_path / "profiles"))
-    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(tmp_path / "out"))
-    status = cli.main(["plan", name, "--data", f"imagefolder:{images}"])
-    captured = capsys.readouterr()
-    assert_clean_failure(subprocess.CompletedProcess([], status, captured.out, captured.err), message, tmp_path)
+    env = {"ARCHCOMPARE_PROFILES": str(tmp_path / "profiles")}
+    planned = plan(name, tmp_path / "out", env, "--data", f"imagefolder:{images}")
+    assert_clean_failure(planned, message, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["subset-too-large", "cuda"])

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from processes import (
@@ -23,38 +24,51 @@ from processes import (
 )
 
 
+class Resumable:
+    """`make runs PROFILE=resumable` (four deterministic epochs) into one outputs folder."""
+
+    def __init__(self, outputs: Path, slow_images: Path, profiles: Path):
+        self.outputs = outputs
+        self.args = ("runs", "PROFILE=resumable", f"DATA=imagefolder:{slow_images}")
+        self.env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+        self.run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
+
+    def start(self) -> subprocess.Popen:
+        """Started in its own process group; returns once the first epoch is checkpointed."""
+        process = start_make(*self.args, outputs=self.outputs, env=self.env)
+        wait_for(self.run_dir / "checkpoint.pt", process)
+        return process
+
+    def make(self, *extra: str) -> subprocess.CompletedProcess:
+        """The same make command, run to its end (``extra``: e.g. RUNNER=python)."""
+        return make(*self.args, *extra, outputs=self.outputs, env=self.env)
+
+
 def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, slow_images, profiles):
-    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
-    data = f"DATA=imagefolder:{slow_images}"
     # The uninterrupted reference trains without Jupyter (faster), which must not change what is learned.
-    whole = make("runs", "PROFILE=resumable", data, "RUNNER=python", outputs=tmp_path / "whole", env=env)
+    reference = Resumable(tmp_path / "whole", slow_images, profiles)
+    whole = reference.make("RUNNER=python")
     assert whole.returncode == 0, whole.stdout + whole.stderr
 
-    outputs = tmp_path / "killed"
-    run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
-    process = start_make("runs", "PROFILE=resumable", data, outputs=outputs, env=env)
-    wait_for(run_dir / "checkpoint.pt", process)
+    killed = Resumable(tmp_path / "killed", slow_images, profiles)
+    run_dir = killed.run_dir
+    process = killed.start()
     kill_group(process, signal.SIGKILL)  # like a power cut: make and its kernel, no chance to clean up
     assert not (run_dir / "summary.json").exists()
     done = finished_epochs(run_dir)
     assert 1 <= done < 4
 
-    resumed = make("runs", "PROFILE=resumable", data, outputs=outputs, env=env)
+    resumed = killed.make()
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"from its checkpoint after epoch {done}" in resumed.stdout
-    assert learning_history(run_dir) == learning_history(
-        outputs.parent / "whole" / "resumable" / "runs" / "resnet18-seed0"
-    )
+    assert learning_history(run_dir) == learning_history(reference.run_dir)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_make_stops_training_says_how_to_resume_and_resumes(tmp_path, slow_images, profiles, signum):
-    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
-    data = f"DATA=imagefolder:{slow_images}"
-    outputs = tmp_path / "out"
-    run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
-    process = start_make("runs", "PROFILE=resumable", data, outputs=outputs, env=env)
-    wait_for(run_dir / "checkpoint.pt", process)
+    run = Resumable(tmp_path / "out", slow_images, profiles)
+    run_dir = run.run_dir
+    process = run.start()
     kernels = kernel_pids(process)
     assert kernels
     output = kill_group(process, signum, kernels="leave")  # Ctrl-C reaches make's group; the kernel is stopped by it
@@ -66,18 +80,15 @@ def test_an_interrupted_make_stops_training_says_how_to_resume_and_resumes(tmp_p
     time.sleep(1)
     assert finished_epochs(run_dir) == done and not (run_dir / "summary.json").exists()
     # Resumed without Jupyter (RUNNER=python, faster): the checkpoint is the training code's, whichever runner.
-    resumed = make("runs", "PROFILE=resumable", data, "RUNNER=python", outputs=outputs, env=env)
+    resumed = run.make("RUNNER=python")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"from its checkpoint after epoch {done}" in resumed.stdout
 
 
 def test_a_kernel_killed_mid_run_gives_one_line_and_keeps_the_checkpoint(tmp_path, slow_images, profiles):
-    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
-    data = f"DATA=imagefolder:{slow_images}"
-    outputs = tmp_path / "out"
-    run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
-    process = start_make("runs", "PROFILE=resumable", data, outputs=outputs, env=env)
-    wait_for(run_dir / "checkpoint.pt", process)
+    run = Resumable(tmp_path / "out", slow_images, profiles)
+    run_dir = run.run_dir
+    process = run.start()
     # Only the kernel dies, as under the kernel's out-of-memory killer; make and papermill live on.
     # The kernel runs in a session of its own, as the child of papermill's process (`cli run`).
     kernels = kernel_pids(process)
@@ -92,7 +103,7 @@ def test_a_kernel_killed_mid_run_gives_one_line_and_keeps_the_checkpoint(tmp_pat
     wait_gone(kernels)
     done = finished_epochs(run_dir)
     # The README's advice, the same make command (without Jupyter here, which resumes the same way).
-    resumed = make("runs", "PROFILE=resumable", data, "RUNNER=python", outputs=outputs, env=env)
+    resumed = run.make("RUNNER=python")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"from its checkpoint after epoch {done}" in resumed.stdout
 

@@ -25,7 +25,7 @@ QUEUE=${QUEUE:-"full:resnet50-seed0 full:resnext50_32x4d-seed0"}
 BENCH=${BENCH:-0}
 WAIT=${WAIT:-540}
 TESTS=${TESTS:-tests/test_training.py tests/test_data.py tests/test_models.py}
-[ "${1:-}" = stamp ] || mkdir -p "$JOB" "$OUT"
+mkdir -p "$JOB" "$OUT" "$STAGE"
 [ -f "$STAGE/commit" ] && export ARCHCOMPARE_GIT_COMMIT="$(cat "$STAGE/commit")"
 began=$(date +%s)
 say() { echo "[$(( $(date +%s) - began ))s] $*"; }
@@ -50,9 +50,10 @@ wait_for_queue() {
 
 case "${1:-}" in
 stamp)
-    mkdir -p "$STAGE"
-    dirty=$(git status --porcelain --untracked-files=no -- lib notebooks pyproject.toml requirements.txt Makefile)
-    echo "$(git rev-parse HEAD)${dirty:+ dirty}" > "$STAGE/commit"
+    # What a run here would record (provenance.git_state: which files count as code), not a stale stamp.
+    ARCHCOMPARE_GIT_COMMIT= .venv/bin/python -c 'from archcompare.provenance import git_state
+state = git_state()
+print(state["git_commit"] + (" dirty" if state["git_dirty"] else ""))' > "$STAGE/commit" || exit 1
     echo "runs made from this tree will record: $(cat "$STAGE/commit")"
     ;;
 start)
