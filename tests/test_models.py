@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -52,3 +54,13 @@ def test_grayscale_input_channels():
 def test_unknown_architecture_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match=r"arch='resnet51'.*resnet50"):
         build_model("resnet51", 10)
+
+
+@pytest.mark.parametrize("stem", ["cifar", "imagenet"])
+def test_the_stem_is_initialised_like_torchvisions_other_convolutions(stem):
+    """Kaiming normal, fan-out (torchvision's ResNet), also for the replaced CIFAR stem: PyTorch's
+    default for a fresh Conv2d would give a std of about 0.11 here instead of sqrt(2 / fan_out)."""
+    torch.manual_seed(0)
+    conv = build_model("resnet50", 10, stem=stem).conv1
+    fan_out = conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / fan_out), rel=0.1)

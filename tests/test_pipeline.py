@@ -117,6 +117,14 @@ def test_interrupted_report_build_leaves_no_report_that_looks_fresh(smoke, tmp_p
     assert report.stat().st_ino != inode and not list((copy / "smoke").glob(".*.partial"))
 
 
+def test_the_blog_profile_trains_as_the_blog_did_in_fp32_with_the_default_layout():
+    from archcompare.pipeline import load_profile
+
+    parameters = load_profile("blog")["parameters"]
+    assert parameters["precision"] == "fp32" and parameters["channels_last"] is False
+    assert parameters["batch_size"] == 32 and parameters["recipe"] == "blog" and parameters["epochs"] == 50
+
+
 def test_notebooks_are_committed_without_outputs():
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         cells = json.loads(path.read_text())["cells"]
@@ -223,7 +231,7 @@ def test_make_report_warns_of_an_incomplete_run_then_finishes_it(smoke, tmp_path
     assert "not every expected run is complete" not in (copy / "smoke" / "report.html").read_text()
 
 
-def test_editing_report_code_rerenders_and_editing_training_code_keeps_the_runs(smoke, tmp_path):
+def test_editing_compare_notebook_or_report_code_rerenders_and_editing_training_code_keeps_the_runs(smoke, tmp_path):
     """In a copy of the repository: what each kind of edit makes `make report` do, on the smoke runs."""
     outputs, env, _ = smoke
     repo = tmp_path / "repo"
@@ -247,6 +255,11 @@ def test_editing_report_code_rerenders_and_editing_training_code_keeps_the_runs(
         assert done.returncode == 0, done.stdout + done.stderr
         return done
 
+    notebook = repo / "notebooks" / "compare.ipynb"
+    notebook.write_text(notebook.read_text().replace("## Headline", "## Headline (edited)"))
+    edited = report()
+    assert "wrote outputs/smoke/report.html" in edited.stdout and "epoch" not in edited.stdout
+    assert "Headline (edited)" in (copy / "smoke" / "report.html").read_text()
     text = repo / "lib" / "archcompare" / "report" / "text.py"
     text.write_text(text.read_text() + "\n# an edit\n")
     edited = report()

@@ -169,6 +169,18 @@ def test_training_beats_chance_and_writes_a_complete_run_directory(tmp_path, sep
     assert accuracy == pytest.approx(stored["test_acc"])
 
 
+def test_history_logs_plain_cross_entropy_beside_the_smoothed_objective_and_epoch_time_is_images_over_rate(
+    tmp_path, separable_folder
+):
+    summary = train(tiny_config(separable_folder, tmp_path, epochs=1, label_smoothing=0.2), **quiet)
+    with open(tmp_path / "run" / "history.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    # With label smoothing the objective is not the cross-entropy that test_loss reports; both are logged.
+    assert math.isfinite(float(row["train_ce"])) and float(row["train_ce"]) != float(row["train_loss"])
+    train_images = len(list((separable_folder / "train").rglob("*.png")))
+    assert summary["seconds_per_epoch"] == pytest.approx(train_images / summary["images_per_second"])
+
+
 def test_a_commit_stated_by_the_launcher_is_recorded_instead_of_the_local_snapshot(monkeypatch):
     from archcompare.provenance import git_state
 
