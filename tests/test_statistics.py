@@ -99,7 +99,7 @@ def test_expected_calibration_error_on_a_known_case():
     assert bins["count"].sum() == 4 and len(bins["centre"]) == 15
 
 
-def test_temperature_scaling_is_fitted_without_the_images_it_scales():
+def test_temperature_scaling_of_an_overconfident_model_lowers_nll_and_ece_and_keeps_its_predictions():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 2000)
     logits = rng.normal(size=(2000, 10))
@@ -108,8 +108,99 @@ def test_temperature_scaling_is_fitted_without_the_images_it_scales():
     overconfident = apply_temperature(probabilities, 1 / 3)  # logits x3
     # Whatever temperature suits the original, the sharpened one needs three times it.
     assert fit_temperature(overconfident, labels) == pytest.approx(3 * fit_temperature(probabilities, labels), rel=1e-3)
-    scaled = cross_fitted_temperature_scaling(overconfident, labels)
+    scaled = cross_fitted_temperature_scaling(overconfident, labels).probabilities
     assert np.allclose(scaled.sum(1), 1)
     assert (scaled.argmax(1) == overconfident.argmax(1)).all()  # scaling never changes a prediction
     assert negative_log_likelihood(scaled, labels) < negative_log_likelihood(overconfident, labels)
     assert expected_calibration_error(scaled, labels) < expected_calibration_error(overconfident, labels)
+
+
+# --- calibration: cases where right and wrong ways of combining bins give different numbers ---
+
+# Six images, two classes. Three fall in the confidence bin (0.6, 0.667] with different confidences
+# (0.61, 0.63, 0.65; two right), one in (0.8, 0.867] (0.85, right) and two in (0.933, 1] (0.95 and 0.97,
+# both wrong). Per bin |accuracy - mean confidence| weighted by the bin's share of images:
+#   3/6 * |2/3 - 0.63| + 1/6 * |1 - 0.85| + 2/6 * |0 - 0.96| = 0.018333 + 0.025 + 0.32 = 0.363333
+# The wrong combinations give other numbers: the unweighted mean over non-empty bins 0.382222, the
+# mean per image |correct - confidence| 0.58, bin centres instead of mean confidences 0.366667.
+ECE_CONFIDENCES = np.array([0.61, 0.63, 0.65, 0.85, 0.95, 0.97])
+ECE_CORRECT = np.array([True, True, False, True, False, False])
+
+
+def ece_case() -> tuple[np.ndarray, np.ndarray]:
+    labels = np.zeros(len(ECE_CONFIDENCES), int)
+    predicted = np.where(ECE_CORRECT, 0, 1)
+    probabilities = np.empty((len(labels), 2))
+    probabilities[np.arange(len(labels)), predicted] = ECE_CONFIDENCES
+    probabilities[np.arange(len(labels)), 1 - predicted] = 1 - ECE_CONFIDENCES
+    return probabilities, labels
+
+
+def test_expected_calibration_error_weights_each_bins_gap_by_its_share_of_images():
+    probabilities, labels = ece_case()
+    expected = 3 / 6 * abs(2 / 3 - 0.63) + 1 / 6 * abs(1 - 0.85) + 2 / 6 * abs(0 - 0.96)
+    assert expected == pytest.approx(0.363333, abs=1e-6)
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(expected, abs=1e-12)
+    wrong = {
+        "unweighted mean over bins": (abs(2 / 3 - 0.63) + abs(1 - 0.85) + abs(0 - 0.96)) / 3,
+        "mean per image": float(np.mean(np.abs(ECE_CORRECT - ECE_CONFIDENCES))),
+        "bin centres": 3 / 6 * abs(2 / 3 - 19 / 30) + 1 / 6 * abs(1 - 25 / 30) + 2 / 6 * abs(0 - 29 / 30),
+    }
+    for name, value in wrong.items():  # the case tells each wrong combination apart
+        assert abs(value - expected) > 1e-3, name
+
+
+def test_reliability_bins_hold_each_bins_count_accuracy_and_mean_confidence():
+    probabilities, labels = ece_case()
+    bins = reliability(probabilities, labels)
+    filled = np.flatnonzero(bins["count"])
+    assert filled.tolist() == [9, 12, 14]  # (0.6, 0.667], (0.8, 0.867], (0.933, 1] of 15 equal-width bins
+    assert bins["count"][filled].tolist() == [3, 1, 2]
+    np.testing.assert_allclose(bins["accuracy"][filled], [2 / 3, 1, 0])
+    np.testing.assert_allclose(bins["confidence"][filled], [0.63, 0.85, 0.96])
+
+
+def miscalibrated(seed: int = 0, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities whose best temperature differs between two random halves of the images.
+
+    Images with even index are over-confident (logits x4), odd ones under-confident (logits x0.5), in
+    unequal numbers, so that any split into halves gives each half its own best temperature.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    logits = rng.normal(size=(n, 10))
+    logits[np.arange(n), labels] += 2.0
+    sharpen = np.where(rng.random(n) < 0.7, 4.0, 0.5)[:, None]
+    logits = logits * sharpen
+    return np.exp(logits) / np.exp(logits).sum(1, keepdims=True), labels
+
+
+def nll_minimising_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """An independent fit: scipy's bounded minimiser on NLL(T) of log-probabilities divided by T."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    log_p = np.log(probabilities)
+
+    def nll(temperature: float) -> float:
+        return -log_softmax(log_p / temperature, axis=1)[np.arange(len(labels)), labels].mean()
+
+    return float(minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded", options={"xatol": 1e-8}).x)
+
+
+def test_temperature_scaling_scales_each_fold_by_a_temperature_fitted_only_on_the_other_fold():
+    probabilities, labels = miscalibrated()
+    result = cross_fitted_temperature_scaling(probabilities, labels)
+    first, second = result.folds
+    assert sorted(np.r_[first, second]) == list(range(len(labels)))  # a partition of the test images
+    assert abs(len(first) - len(second)) <= 1
+    for fold, other, temperature in ((first, second, result.temperatures[0]), (second, first, result.temperatures[1])):
+        fitted_elsewhere = nll_minimising_temperature(probabilities[other], labels[other])
+        fitted_on_itself = nll_minimising_temperature(probabilities[fold], labels[fold])
+        fitted_on_all = nll_minimising_temperature(probabilities, labels)
+        assert temperature == pytest.approx(fitted_elsewhere, rel=1e-3)
+        # The case is built so that a leak would show: each fold's own best temperature differs.
+        assert abs(fitted_on_itself - fitted_elsewhere) > 0.02 and abs(fitted_on_all - fitted_elsewhere) > 0.01
+        np.testing.assert_allclose(
+            result.probabilities[fold], apply_temperature(probabilities[fold], fitted_elsewhere), rtol=1e-3, atol=1e-6
+        )

@@ -407,7 +407,7 @@ def score_ensemble(name: str, members: list[RunResult]) -> EnsembleScore:
         if not np.array_equal(run.labels, labels):
             raise ReportError(f"{run.label} and {members[0].label} were evaluated on different test images")
     probabilities = ensemble([run.probabilities for run in members])
-    scaled = cross_fitted_temperature_scaling(probabilities, labels)
+    scaled = cross_fitted_temperature_scaling(probabilities, labels).probabilities
     mcnemar = None
     if len(members) > 1:
         best = max(members, key=lambda run: run.summary["test_acc"])

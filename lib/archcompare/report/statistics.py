@@ -150,16 +150,27 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def cross_fitted_temperature_scaling(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+@dataclass(frozen=True)
+class CrossFittedScaling:
+    """Temperature-scaled probabilities and how they were made: the two folds and each fold's temperature."""
+
+    probabilities: np.ndarray
+    folds: tuple[np.ndarray, np.ndarray]  # image indices of the two halves
+    temperatures: tuple[float, float]  # the temperature applied to each fold, fitted on the other one
+
+
+def cross_fitted_temperature_scaling(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> CrossFittedScaling:
     """Temperature-scaled probabilities, each half scaled by a temperature fitted on the other half.
 
     2-fold cross-fitting on the test set: no image is scaled by a temperature fitted on itself, so
     NLL and ECE after scaling are not optimistic. The split is a fixed permutation of the images.
     """
     order = np.random.default_rng(seed).permutation(len(labels))
-    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    folds = (order[: len(order) // 2], order[len(order) // 2 :])
     scaled = np.empty_like(probabilities, dtype=float)
-    for fit_on, apply_to in (halves, halves[::-1]):
+    temperatures = []
+    for apply_to, fit_on in (folds, folds[::-1]):
         temperature = fit_temperature(probabilities[fit_on], labels[fit_on])
         scaled[apply_to] = apply_temperature(probabilities[apply_to], temperature)
-    return scaled
+        temperatures.append(temperature)
+    return CrossFittedScaling(scaled, folds, (temperatures[0], temperatures[1]))
