@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parents[1]  # lib/archcompare -> the repository, for an editable install
 
+TRAINING_CODE_VERSION = 1  # raise when what training computes changes (tests/golden.py says when)
+
 # The modules whose code decides what a training run computes. A change to any of them makes
 # existing runs out of date; report and benchmark code does not.
 TRAINING_MODULES = ("config.py", "data.py", "models.py", "training.py", "metrics.py")
