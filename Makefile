@@ -29,7 +29,7 @@ export ARCHCOMPARE_GPUS := $(GPUS)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help install wheels plan report runs bench test lint clean lab _runs _report
+.PHONY: help install wheels plan report runs bench test golden lint clean lab _runs _report
 
 help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
@@ -80,6 +80,9 @@ bench: $(INSTALLED)  ## benchmark the blog's training loop against this package'
 
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
 	$(PY) -m pytest
+
+golden: $(INSTALLED)  ## after raising TRAINING_CODE_VERSION: record the golden run anew (tests/golden/training.json)
+	$(PY) tests/golden.py --write
 
 lint: $(LAB_INSTALLED)  ## ruff on the package, tests and notebooks
 	$(VENV)/bin/ruff check lib tests notebooks

@@ -40,29 +40,40 @@ HISTORY_KEYS = ("lr", "train_loss", "train_ce", "train_acc", "test_loss", "test_
 # Between them, the two runs go through every choice a profile can make that changes the numbers:
 # both augmentation recipes, SGD with Nesterov and AdamW, one-cycle and cosine with warm-up, label
 # smoothing, a last partial batch, stratified subsets and the replaced stem's initialisation.
+COMMON = dict(stem="cifar", momentum=0.9, precision="fp32", channels_last=False, compile=False, seed=0)
+# Every setting is spelled out, so that a change of RunConfig's defaults cannot change the golden run.
 CONFIGS = {
     "standard-sgd-onecycle": dict(
+        COMMON,
         arch="resnet18",
         recipe="standard",
         epochs=2,
         batch_size=8,
+        optimizer="sgd",
         lr=0.01,
         nesterov=True,
+        weight_decay=5e-4,
         schedule="onecycle",
+        warmup_epochs=0.0,
         label_smoothing=0.1,
         train_per_class=6,
         test_per_class=3,
     ),
     "blog-adamw-cosine": dict(
+        COMMON,
         arch="resnet18",
         recipe="blog",
         epochs=2,
         batch_size=10,
-        lr=0.001,
         optimizer="adamw",
+        lr=0.001,
+        nesterov=False,
         weight_decay=0.01,
         schedule="cosine",
         warmup_epochs=1.0,
+        label_smoothing=0.0,
+        train_per_class=0,
+        test_per_class=0,
     ),
 }
 
@@ -88,8 +99,6 @@ def golden_results() -> dict:
                 **{
                     "dataset": f"imagefolder:{folder}",
                     "data_dir": str(root / "data"),
-                    "precision": "fp32",
-                    "channels_last": False,
                     "device": "cpu",
                     "deterministic": True,
                     "output_dir": str(root / name),

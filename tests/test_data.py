@@ -6,9 +6,10 @@ import torch
 from conftest import cifar_pixels, make_cifar_folder, make_imagefolder
 from PIL import Image
 
-from archcompare import data
-from archcompare.config import ConfigError
-from archcompare.data import DataError, load_dataset, stratified_subset
+from archcompare.data import augment as data
+from archcompare.data.sources import load_dataset, stratified_subset
+from archcompare.data.spec import DatasetSpec
+from archcompare.errors import ConfigError, DataError
 
 
 def test_imagefolder_loads_grayscale_and_non_square_images(tmp_path):
@@ -200,9 +201,9 @@ def test_gpu_augmentation_equals_cpu_augmentation(recipe, tolerance):
 
 def test_dataset_spec_is_checked_without_touching_disk():
     with pytest.raises(ConfigError, match=r"dataset='bogus:x' is not allowed.*imagefolder:<path>"):
-        data.check_dataset_spec("bogus:x")
+        DatasetSpec.parse("bogus:x")
     with pytest.raises(ConfigError, match="imagefolder needs a path"):
-        data.check_dataset_spec("imagefolder:")
+        DatasetSpec.parse("imagefolder:")
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from archcompare.config import ConfigError
-from archcompare.models import ARCHITECTURES, build_model, count_macs, count_parameters
+from archcompare.architectures import ARCHITECTURES
+from archcompare.errors import ConfigError
+from archcompare.models import build_model, count_macs, count_parameters
 
 # Pinned: with the CIFAR stem and 10 classes (torchvision's ResNet with a 3x3 first convolution).
 PINNED_PARAMETERS = {"resnet50": 23_520_842, "resnext50_32x4d": 22_992_714, "resnext50_1x64d": 23_520_842}

@@ -60,7 +60,7 @@ def test_parallel_runs_are_complete_and_consistent(smoke):
             assert (directory / artifact).exists(), f"{name}/{artifact}"
         summary = json.loads((directory / "summary.json").read_text())
         assert f"{summary['arch']}-seed{summary['seed']}" == name
-        assert Path(summary["config"]["output_dir"]).name == name
+        assert "output_dir" not in summary["config"] and "data_dir" not in summary["config"]
         assert len(learning_history(directory)) == summary["epochs"] == summary["config"]["epochs"]
         assert not list(directory.glob("*.partial*"))
 
@@ -118,9 +118,9 @@ def test_interrupted_report_build_leaves_no_report_that_looks_fresh(smoke, tmp_p
 
 
 def test_the_blog_profile_trains_as_the_blog_did_in_fp32_with_the_default_layout():
-    from archcompare.pipeline import load_profile
+    from archcompare.pipeline.profiles import load_profile
 
-    parameters = load_profile("blog")["parameters"]
+    parameters = load_profile("blog").parameters
     assert parameters["precision"] == "fp32" and parameters["channels_last"] is False
     assert parameters["batch_size"] == 32 and parameters["recipe"] == "blog" and parameters["epochs"] == 50
 
@@ -148,14 +148,12 @@ def test_runs_of_older_training_code_are_kept_unless_retrain_is_asked(smoke, tmp
     copy = copy_outputs(smoke, tmp_path)
     summary_path = copy / "smoke" / "runs" / "resnet50-seed0" / "summary.json"
     summary = json.loads(summary_path.read_text())
-    summary["env"]["code_fingerprint"] = "0123456789abcdef"  # as if the training code changed since
+    summary["env"]["code_version"] = 0  # as if it had been trained before the current training code version
     summary_path.write_text(json.dumps(summary))
     kept = plan("smoke", copy, env)
     assert kept.returncode == 0, kept.stderr
-    assert (
-        "resnet50-seed0: kept, trained by an older version of the training code (fingerprint 0123456789abcdef"
-        in kept.stdout
-    )
+    assert "resnet50-seed0: kept, trained by an older version of the training code" in kept.stdout
+    assert "resnext50_32x4d-seed0: up to date" in kept.stdout
     assert summary_path.exists()  # not retrained by accident
     retrain = plan("smoke", copy, env, "--retrain", "1")
     assert (
@@ -174,21 +172,38 @@ def test_the_same_images_at_another_path_do_not_retrain(smoke, images, tmp_path)
     assert planned.stdout.count("up to date") == 2, planned.stdout
 
 
-def test_an_identical_run_of_another_profile_is_reused_not_trained(smoke, profiles, tmp_path):
+@pytest.mark.parametrize("change", ["none", "a setting", "the images", "the code version"])
+def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_are_identical(
+    smoke, profiles, tmp_path, change
+):
     _, env, _ = smoke
     copy = copy_outputs(smoke, tmp_path)
     mine = tmp_path / "profiles"
     shutil.copytree(profiles, mine)
-    (mine / "smoke-again.yaml").write_text((profiles / "smoke.yaml").read_text())
+    text = (profiles / "smoke.yaml").read_text()
+    if change == "a setting":
+        text = text.replace("lr: 0.01", "lr: 0.02")
+    (mine / "smoke-again.yaml").write_text(text)
+    images = Path((copy / "smoke" / ".data").read_text().strip().partition(":")[2])
+    if change == "the images":  # the same layout, other pixels
+        images = make_imagefolder(tmp_path / "other", train_per_class=8, test_per_class=4, seed=1)
+    if change == "the code version":
+        for summary_path in (copy / "smoke" / "runs").glob("*/summary.json"):
+            summary = json.loads(summary_path.read_text())
+            summary["env"]["code_version"] = 0
+            summary_path.write_text(json.dumps(summary))
     env = {**env, "ARCHCOMPARE_PROFILES": str(mine)}
-    planned = plan("smoke-again", copy, env, "--data", json.loads((copy / "smoke" / "plan.json").read_text())["data"])
+    planned = plan("smoke-again", copy, env, "--data", f"imagefolder:{images}")
     assert planned.returncode == 0, planned.stderr
-    assert planned.stdout.count("reused instead of trained") == 2, planned.stdout
-    reused = copy / "smoke-again" / "runs" / "resnet50-seed0"
-    assert json.loads((reused / "reused.json").read_text())["run"] == "resnet50-seed0"
-    assert (reused / "summary.json").read_bytes() == (
-        copy / "smoke" / "runs" / "resnet50-seed0" / "summary.json"
-    ).read_bytes()
+    if change == "none":
+        assert planned.stdout.count("reused instead of trained") == 2, planned.stdout
+        reused = copy / "smoke-again" / "runs" / "resnet50-seed0"
+        assert json.loads((reused / "reused.json").read_text())["run"] == "resnet50-seed0"
+        original = copy / "smoke" / "runs" / "resnet50-seed0"
+        assert (reused / "summary.json").read_bytes() == (original / "summary.json").read_bytes()
+    else:
+        assert "reused" not in planned.stdout and planned.stdout.count(": to train") == 2, planned.stdout
+        assert not list((copy / "smoke-again" / "runs").glob("*/summary.json"))
 
 
 def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smoke, tmp_path, images):
@@ -211,6 +226,26 @@ def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smok
     )
 
 
+def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_missing_ones_out(smoke, tmp_path):
+    """As on a fresh clone: no DATA given or remembered, the committed plan.json names the image folder by name only."""
+    _, env, _ = smoke
+    copy = copy_outputs(smoke, tmp_path)
+    (copy / "smoke" / ".data").unlink()
+    assert json.loads((copy / "smoke" / "plan.json").read_text())["data"] == "imagefolder:pipeline-images0"
+    shutil.rmtree(copy / "smoke" / "runs" / "resnext50_32x4d-seed0")
+    runs_file = tmp_path / "runs.txt"
+    planned = plan("smoke", copy, env, "--runs-file", str(runs_file))
+    assert planned.returncode == 0, planned.stderr
+    assert "smoke/resnet50-seed0: up to date" in planned.stdout
+    assert re.search(
+        r"not training 1 run\(s\) \(resnext50_32x4d-seed0\): their images, the image folder named "
+        r"'pipeline-images0', are not on this machine\. Pass DATA=imagefolder:",
+        planned.stdout,
+    )
+    assert runs_file.read_text().split() == ["resnet50-seed0"]  # make renders from the run that exists
+    assert "resnext50_32x4d-seed0" in json.loads((copy / "smoke" / "plan.json").read_text())["runs"]  # reported missing
+
+
 def test_make_report_warns_of_an_incomplete_run_then_finishes_it(smoke, tmp_path):
     _, env, _ = smoke
     copy = copy_outputs(smoke, tmp_path)
@@ -231,7 +266,9 @@ def test_make_report_warns_of_an_incomplete_run_then_finishes_it(smoke, tmp_path
     assert "not every expected run is complete" not in (copy / "smoke" / "report.html").read_text()
 
 
-def test_editing_compare_notebook_or_report_code_rerenders_and_editing_training_code_keeps_the_runs(smoke, tmp_path):
+def test_editing_compare_notebook_or_report_code_rerenders_a_refactor_keeps_the_runs_and_a_new_code_version_flags_them(
+    smoke, tmp_path
+):
     """In a copy of the repository: what each kind of edit makes `make report` do, on the smoke runs."""
     outputs, env, _ = smoke
     repo = tmp_path / "repo"
@@ -257,15 +294,20 @@ def test_editing_compare_notebook_or_report_code_rerenders_and_editing_training_
 
     notebook = repo / "notebooks" / "compare.ipynb"
     notebook.write_text(notebook.read_text().replace("## Headline", "## Headline (edited)"))
-    edited = report()
-    assert "wrote outputs/smoke/report.html" in edited.stdout and "epoch" not in edited.stdout
-    assert "Headline (edited)" in (copy / "smoke" / "report.html").read_text()
     text = repo / "lib" / "archcompare" / "report" / "text.py"
     text.write_text(text.read_text() + "\n# an edit\n")
+    # A refactor of the training code (here: a comment) does not change what it computes.
+    loop = repo / "lib" / "archcompare" / "training" / "loop.py"
+    loop.write_text(loop.read_text() + "\n# a refactor of the training code\n")
     edited = report()
     assert "wrote outputs/smoke/report.html" in edited.stdout and "epoch" not in edited.stdout
-    training = repo / "lib" / "archcompare" / "training.py"
-    training.write_text(training.read_text() + "\n# a change of the training code\n")
+    assert edited.stdout.count("up to date") == 2 and "kept" not in edited.stdout
+    assert "Headline (edited)" in (copy / "smoke" / "report.html").read_text()
+    # A change of what training computes raises the version: the runs are kept, flagged, not retrained.
+    provenance = repo / "lib" / "archcompare" / "provenance.py"
+    provenance.write_text(
+        re.sub(r"TRAINING_CODE_VERSION = (\d+)", "TRAINING_CODE_VERSION = 99", provenance.read_text())
+    )
     kept = report()
     assert kept.stdout.count("kept, trained by an older version of the training code") == 2
     assert "epoch" not in kept.stdout  # nothing retrained

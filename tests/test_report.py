@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -15,6 +16,8 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from archcompare import report
+from archcompare.data.spec import CIFAR10_CLASSES
+from archcompare.record import Timing
 from archcompare.report.statistics import mean_confidence_interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +37,19 @@ def read_summary(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())
 
 
+TIMING_FIELDS = {field.name for field in dataclasses.fields(Timing)}
+
+
 def edit_summary(run: Path, **changes) -> None:
+    """Change a run's record: a top-level field, a timing field, the classes, or parts of config/env/data."""
     summary = read_summary(run)
     for key, value in changes.items():
-        if key in ("config", "env"):
+        if key in ("config", "env", "data", "timing"):
             summary[key].update(value)
+        elif key in TIMING_FIELDS:
+            summary["timing"][key] = value
+        elif key == "classes":
+            summary["data"]["classes"] = value
         else:
             summary[key] = value
     (run / "summary.json").write_text(json.dumps(summary))
@@ -77,7 +88,7 @@ def test_load_runs_reads_every_complete_run(profile):
         summary = read_summary(run.directory)
         assert (run.arch, run.seed) == (summary["arch"], summary["seed"])
         assert list(run.history["epoch"]) == [1, 2]
-        assert run.probabilities.shape == (len(run.labels), summary["num_classes"])
+        assert run.probabilities.shape == (len(run.labels), len(summary["data"]["classes"]))
         assert run.correct.mean() == pytest.approx(summary["test_acc"])
         assert run.papermill is None
     assert report.warnings_markdown(runs) == ""
@@ -143,9 +154,9 @@ def test_headline_table_summarises_each_architecture_from_its_summaries(profile)
         assert row["test accuracy"] == f"{np.mean(accuracies):.2f} ± {np.std(accuracies, ddof=1):.2f} %"
         assert row["params"] == mine[0]["params"]
         assert row["GMACs"] == pytest.approx(mine[0]["macs"] / 1e9)
-        seconds[arch] = np.mean([s["seconds_per_epoch"] for s in mine])
+        seconds[arch] = np.mean([s["timing"]["seconds_per_epoch"] for s in mine])
         assert row["seconds per epoch"] == pytest.approx(seconds[arch])
-        assert row["images/s"] == pytest.approx(np.mean([s["images_per_second"] for s in mine]))
+        assert row["images/s"] == pytest.approx(np.mean([s["timing"]["images_per_second"] for s in mine]))
     assert table.loc["resnet50", "time vs resnet50"] == "1.00x"
     assert (
         table.loc["resnext50_32x4d", "time vs resnet50"] == f"{seconds['resnext50_32x4d'] / seconds['resnet50']:.2f}x"
@@ -178,7 +189,7 @@ def test_protocol_table_lists_each_distinct_value_when_runs_disagree(profile):
     provenance = report.provenance_table(runs).set_index("item")["value"]
     env = read_summary(profile / "runs" / "resnet50-seed0")["env"]
     assert provenance["torch"] == env["torch"]
-    assert provenance["dataset fingerprint"] == env["dataset_fingerprint"]
+    assert provenance["dataset fingerprint"] == read_summary(profile / "runs" / "resnet50-seed0")["data"]["fingerprint"]
     assert provenance["CUDA"] == "—"
 
 
@@ -240,14 +251,14 @@ def test_compare_pair_judges_the_slowdown_against_the_blog_on_its_interval_over_
     assert pair.seed_slowdowns == pytest.approx((0.30, 0.31))
     assert pair.slowdown_interval == mean_confidence_interval(np.array(pair.seed_slowdowns))
     assert 0.20 < pair.slowdown_interval.low < pair.slowdown_interval.high < 0.40
-    assert pair.agreement == "agrees" and pair.agrees_with_reference
+    assert pair.agreement is report.Agreement.AGREES and pair.agrees_with_reference
     assert "within 20% to 40%" in pair.agreement_rule
     assert "it **agrees**" in report.conclusions(report.load_runs(profile))
 
     set_times(profile, 0, 10.0, 20.0)
     set_times(profile, 1, 10.0, 20.0)
     pair = report.compare_pair(report.load_runs(profile))
-    assert pair.slowdown == pytest.approx(1.0) and pair.agreement == "does not agree"
+    assert pair.slowdown == pytest.approx(1.0) and pair.agreement is report.Agreement.DISAGREES
     assert "**does not agree** (it is more than" in report.conclusions(report.load_runs(profile))
 
     # Seeds that disagree with each other give an interval reaching into and out of the band.
@@ -255,7 +266,7 @@ def test_compare_pair_judges_the_slowdown_against_the_blog_on_its_interval_over_
     set_times(profile, 1, 10.0, 15.0)
     pair = report.compare_pair(report.load_runs(profile))
     assert pair.slowdown_interval.low < 0.20 < pair.slowdown_interval.high
-    assert pair.agreement == "undecided" and not pair.agrees_with_reference
+    assert pair.agreement is report.Agreement.UNDECIDED and not pair.agrees_with_reference
     assert "is **undecided**: the interval reaches" in report.conclusions(report.load_runs(profile))
 
 
@@ -265,9 +276,9 @@ def test_timings_outside_the_blogs_conditions_get_their_conditions_and_no_verdic
     set_times(profile, 1, 10.0, 13.1)
     runs = report.load_runs(profile)
     pair = report.compare_pair(runs)
-    assert not pair.judged and pair.agreement == "not judged" and not pair.agrees_with_reference
+    assert not pair.judged and pair.agreement is report.Agreement.NOT_JUDGED and not pair.agrees_with_reference
     assert pair.timing_conditions == "AMD EPYC, fp32, batch 512, channels_last".replace(
-        "AMD EPYC", runs.complete[0].env["device_name"]
+        "AMD EPYC", runs.complete[0].record.env.device_name
     )
     text = report.conclusions(runs)
     assert "Measured under: " + pair.timing_conditions in text
@@ -301,7 +312,7 @@ def test_one_timed_run_per_architecture_leaves_the_slowdown_undecided_and_shows_
         history.to_csv(path, index=False)
     runs = report.load_runs(profile)
     pair = report.compare_pair(runs)
-    assert pair.slowdown_interval is None and pair.agreement == "undecided"
+    assert pair.slowdown_interval is None and pair.agreement is report.Agreement.UNDECIDED
     assert pair.epoch_slowdowns == pytest.approx((0.10, 0.30))
     text = report.conclusions(runs)
     assert "lies inside the 20% to 40% band, but it is **undecided**" in text
@@ -383,7 +394,7 @@ def test_limitations_recognise_an_imagefolder_copy_of_cifar10(profile):
     for name in RUN_NAMES:
         edit_summary(
             profile / "runs" / name,
-            classes=list(report.CIFAR10_CLASSES),
+            classes=list(CIFAR10_CLASSES),
             config={"train_per_class": 10, "test_per_class": 0},
             env={"git_dirty": True},
         )
@@ -416,12 +427,12 @@ def test_per_class_accuracy_has_a_bar_per_class_and_architecture(profile):
     runs = report.load_runs(profile)
     figure = report.plot_per_class_accuracy(runs)
     (axes,) = figure.axes
-    classes = runs.complete[0].summary["classes"]
+    classes = list(runs.complete[0].record.classes)
     assert [label.get_text() for label in axes.get_xticklabels()] == classes
     bars = [container for container in axes.containers if isinstance(container, BarContainer)]
     assert [len(container.patches) for container in bars] == [len(classes)] * 2  # a bar per class and architecture
     heights = [patch.get_height() for patch in bars[0].patches]
-    expected = 100 * np.mean([run.summary["per_class_acc"] for run in runs.of("resnet50")], axis=0)
+    expected = 100 * np.mean([run.record.per_class_acc for run in runs.of("resnet50")], axis=0)
     np.testing.assert_allclose(heights, expected)
 
 
@@ -429,11 +440,11 @@ def test_confusion_matrices_are_row_normalised_with_class_names(profile):
     runs = report.load_runs(profile)
     figure = report.plot_confusion_matrices(runs)
     assert len(figure.axes) == 3  # one per architecture and the colour bar
-    classes = runs.complete[0].summary["classes"]
+    classes = list(runs.complete[0].record.classes)
     for axes, arch in zip(figure.axes[:2], runs.architectures):
         matrix = axes.images[0].get_array()
         np.testing.assert_allclose(matrix.sum(1), 1.0)
-        counts = sum(np.array(run.summary["confusion_matrix"]) for run in runs.of(arch))
+        counts = sum(np.array(run.record.confusion_matrix) for run in runs.of(arch))
         np.testing.assert_allclose(matrix, counts / counts.sum(1, keepdims=True))
         assert [label.get_text() for label in axes.get_yticklabels()] == classes
 

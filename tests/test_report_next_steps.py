@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import edit_summary, read_summary, set_correct
+from test_report import edit_summary, set_correct
 
 from archcompare import report
+from archcompare.architectures import cardinality_of
 from archcompare.report import statistics
 
 VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
@@ -64,7 +65,7 @@ def test_cardinality_trend_is_judged_on_the_slope_over_seeds(sweep):
     n = len(labels)
     # Seed 0 and seed 1 both gain one image per doubling: slopes 1/n and 1/n.
     for i, arch in enumerate(VARIANTS):
-        cardinality = report.cardinality_of(arch)[0]
+        cardinality = cardinality_of(arch)[0]
         doublings = int(np.log2(cardinality))
         set_accuracy(sweep / "runs" / f"{arch}-seed0", 10 + doublings)
         set_accuracy(sweep / "runs" / f"{arch}-seed1", 11 + doublings + (i % 2))
@@ -74,7 +75,7 @@ def test_cardinality_trend_is_judged_on_the_slope_over_seeds(sweep):
     x = np.log2([1, 2, 4, 8, 32])
     seed1 = (11 + x + np.array([0, 1, 0, 1, 0])) / n
     assert trend.seed_slopes == pytest.approx([1 / n, np.polyfit(x, seed1, 1)[0]])
-    assert trend.verdict in ("rises", "undecided")
+    assert trend.verdict in (report.Trend.RISES, report.Trend.UNDECIDED)
     table = report.cardinality_table(trend)
     assert list(table["cardinality x width"]) == ["1x64d", "2x40d", "4x24d", "8x14d", "32x4d"]
     assert "ImageNet" in report.cardinality_markdown(trend)
@@ -84,7 +85,7 @@ def test_cardinality_trend_is_judged_on_the_slope_over_seeds(sweep):
     for arch in VARIANTS:
         shutil.rmtree(sweep / "runs" / f"{arch}-seed1")
     trend = report.cardinality_trend(report.load_runs(sweep))
-    assert trend.slope_interval is None and trend.verdict == "undecided"
+    assert trend.slope_interval is None and trend.verdict is report.Trend.UNDECIDED
     assert "undecided" in report.cardinality_markdown(trend)
 
 
@@ -101,7 +102,7 @@ def test_seed_ensembles_average_the_softmax_outputs_of_the_first_k_seeds(profile
     assert set(scores) == {"resnet50", "resnext50_32x4d"}
     members = runs.of("resnet50")
     single, pair = scores["resnet50"]
-    assert single.accuracy == pytest.approx(np.mean([run.summary["test_acc"] for run in members]))
+    assert single.accuracy == pytest.approx(np.mean([run.record.test_acc for run in members]))
     mean = (members[0].probabilities + members[1].probabilities) / 2
     labels = members[0].labels
     assert pair.accuracy == pytest.approx(statistics.accuracy(mean, labels))
@@ -125,12 +126,15 @@ def profile(tmp_path, tiny_runs) -> Path:
 
 def test_runs_of_older_training_code_are_flagged_and_reused_runs_named(profile):
     run = profile / "runs" / "resnet50-seed0"
-    edit_summary(run, env={"code_fingerprint": "0123456789abcdef"})
+    edit_summary(run, env={"code_version": 0, "source_fingerprint": "0123456789abcdef"})
     (profile / "runs" / "resnet50-seed1" / "reused.json").write_text(json.dumps({"from": "outputs/quick/runs/x"}))
     runs = report.load_runs(profile)
     warning = report.warnings_markdown(runs)
     assert "Trained by an older version of the training code" in warning
-    assert "resnet50 seed 0: trained by an older version of the training code (fingerprint 0123456789abcdef" in warning
+    assert (
+        "resnet50 seed 0: trained by an older version of the training code: training code from before version 1 "
+        "(source fingerprint 0123456789abcdef), now version 1" in warning
+    )
     assert "resnet50 seed 1 from `outputs/quick/runs/x`" in warning
     table = report.runs_table(runs).set_index(["architecture", "seed"])
     assert table.loc[("resnet50", 0), "training code"] == "older"
@@ -138,11 +142,13 @@ def test_runs_of_older_training_code_are_flagged_and_reused_runs_named(profile):
     assert "older version of the training code" in report.readme_headline(runs)
 
 
-def test_the_report_names_the_dataset_not_the_path_it_was_read_from(profile):
+def test_the_report_names_the_dataset_not_the_path_it_was_read_from(profile, tiny_runs):
+    images = str(tiny_runs.parent / "images")  # where the tiny runs read their images
+    for summary in (profile / "runs").glob("*/summary.json"):
+        assert images not in summary.read_text()  # the record holds no path of the machine
     runs = report.load_runs(profile)
-    spec = read_summary(profile / "runs" / "resnet50-seed0")["env"]["dataset_spec"]
     protocol = report.protocol_table(runs).set_index("setting")
     assert protocol.loc["data", "value"] == "ImageFolder `images` (3 classes)"
     provenance = report.provenance_table(runs).set_index("item")
-    assert spec not in provenance.to_string() and spec not in protocol.to_string()
+    assert images not in provenance.to_string() and images not in protocol.to_string()
     assert report.title_markdown(runs) == "# ResNet-50 vs ResNeXt-50 32x4d on ImageFolder `images` (3 classes)"

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from processes import ROOT, make
 
@@ -27,31 +28,48 @@ def test_make_bench_writes_a_table_per_device(tmp_path):
     assert "blog loop, batch 32 (img/s)" in table and "of matmul peak" in table
 
 
-def test_train_notebook_runs_by_hand_from_notebooks_with_its_relative_paths(tmp_path, images):
+def test_train_notebook_runs_by_hand_and_computes_what_train_computes_for_its_config(tmp_path, images):
+    """train.ipynb only builds the config from its parameters and calls train(): by hand, from notebooks/ with
+    its relative paths, it writes the run directory that a direct call of train() with that config writes.
+    (What train() computes is pinned by the golden run; so a run's training code version covers the notebook.)"""
     import papermill
+
+    from archcompare.config import RunConfig
+    from archcompare.training import train
 
     defaults = json.loads((ROOT / "notebooks" / "train.ipynb").read_text())
     assert any("../outputs/notebook/" in "".join(cell["source"]) for cell in defaults["cells"])
     output_dir = tmp_path / "notebook-run"  # relative paths are resolved from notebooks/, as in JupyterLab
     relative = os.path.relpath(output_dir, ROOT / "notebooks")
+    parameters = dict(
+        dataset=f"imagefolder:{images}",
+        arch="resnet18",
+        epochs=1,
+        train_per_class=4,
+        test_per_class=2,
+        device="cpu",
+        precision="fp32",
+        deterministic=True,
+        output_dir=relative,
+        data_dir=os.path.relpath(tmp_path / "data", ROOT / "notebooks"),
+    )
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "train.ipynb"),
         str(tmp_path / "executed.ipynb"),
-        parameters=dict(
-            dataset=f"imagefolder:{images}",
-            arch="resnet18",
-            epochs=1,
-            train_per_class=4,
-            test_per_class=2,
-            output_dir=relative,
-            data_dir=os.path.relpath(tmp_path / "data", ROOT / "notebooks"),
-        ),
+        parameters=parameters,
         kernel_name="archcompare",
         cwd=str(ROOT / "notebooks"),
         progress_bar=False,
     )
     summary = json.loads((output_dir / "summary.json").read_text())
-    assert summary["epochs"] == 1 and summary["config"]["output_dir"] == relative
+    assert summary["epochs"] == 1 and summary["env"]["trained_by"] == "train.ipynb"
+    direct = RunConfig(**{**parameters, "output_dir": str(tmp_path / "direct"), "data_dir": str(tmp_path / "data")})
+    train(direct, progress="none", log=lambda message: None)
+    learned = ("lr", "train_loss", "train_ce", "train_acc", "test_loss", "test_acc")
+    notebook_history, direct_history = (
+        pd.read_csv(directory / "history.csv")[list(learned)] for directory in (output_dir, tmp_path / "direct")
+    )
+    pd.testing.assert_frame_equal(notebook_history, direct_history)
 
 
 def spans(outputs: Path, profile: str) -> dict[str, tuple[str, str, str]]:

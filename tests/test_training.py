@@ -7,14 +7,10 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from archcompare.config import ConfigError, RunConfig
-from archcompare.training import (
-    CheckpointError,
-    NonFiniteLossError,
-    TrainingError,
-    lr_factor,
-    train,
-)
+from archcompare.config import RunConfig
+from archcompare.errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingError
+from archcompare.record import SCHEMA_VERSION, read_record
+from archcompare.training import lr_factor, train
 
 LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
 quiet = dict(progress="none", log=lambda message: None)
@@ -87,7 +83,7 @@ BAD_VALUES = [
     ("nesterov", "yes", "type bool"),
     ("weight_decay", -1e-4, "0 or more"),
     ("schedule", "linear", "choose one of constant, step, cosine, onecycle"),
-    ("warmup_epochs", 20.0, r"\[0, epochs=10\]"),
+    ("warmup_epochs", 20.0, r"\[0, epochs=3\]"),
     ("label_smoothing", 1.0, r"\[0, 1\)"),
     ("precision", "int8", "choose one of auto, fp32, bf16, fp16"),
     ("channels_last", 1, "type bool"),
@@ -109,6 +105,22 @@ def test_invalid_config_values_raise_a_clear_error(field, value, allowed):
         RunConfig(**{field: value})
 
 
+def test_runconfig_defaults_are_the_training_notebooks_parameters_cell():
+    """One set of defaults: what a profile does not set is the same whether make or a person runs the notebook."""
+    from archcompare.paths import TRAIN_NOTEBOOK
+    from archcompare.pipeline.notebooks import notebook_parameters
+
+    cell = notebook_parameters(TRAIN_NOTEBOOK)
+    defaults = RunConfig().to_dict()
+    locations = ("output_dir", "data_dir")  # the notebook's are relative to notebooks/, the package's to the repository
+    assert {key: cell[key] for key in defaults if key not in locations} == {
+        key: value for key, value in defaults.items() if key not in locations
+    }
+    assert set(cell) == set(defaults) | {"resume", "progress"}  # nothing else is a parameter
+    for key in locations:
+        assert cell[key] == f"../{defaults[key]}"
+
+
 def test_unknown_parameter_is_named():
     with pytest.raises(ConfigError, match=r"unknown parameter 'learning_rate'.*allowed parameters are .*lr"):
         RunConfig.from_dict({"learning_rate": 0.1})
@@ -128,41 +140,29 @@ def test_training_learns_a_separable_problem_and_writes_a_complete_run_directory
     # accuracy of at least 0.979 and a test accuracy of 1.0, so the thresholds below leave a margin
     # for any correct change of the random streams, not only for this seed.
     config = tiny_config(separable_folder, tmp_path, epochs=3, lr=0.02)
-    summary = train(config, **quiet)
+    record = train(config, **quiet)
     run_dir = tmp_path / "run"
     history = read_history(run_dir)
-    assert float(history[-1]["train_acc"]) >= 0.9 and summary["test_acc"] >= 0.9  # three classes: chance is 1/3
+    assert float(history[-1]["train_acc"]) >= 0.9 and record.test_acc >= 0.9  # three classes: chance is 1/3
     assert float(history[-1]["train_loss"]) < float(history[0]["train_loss"])
     assert [int(row["epoch"]) for row in history] == [1, 2, 3]
     stored = json.loads((run_dir / "summary.json").read_text())
-    for key in (
-        "arch",
-        "seed",
-        "dataset",
-        "num_classes",
-        "params",
-        "macs",
-        "test_acc",
-        "best_test_acc",
-        "per_class_acc",
-        "confusion_matrix",
-        "train_seconds",
-        "images_per_second",
-        "peak_memory_bytes",
-        "config",
-        "env",
-    ):
-        assert key in stored, key
+    assert stored["schema"] == SCHEMA_VERSION and read_record(run_dir / "summary.json") == record
     assert stored["test_acc"] == pytest.approx(float(history[-1]["test_acc"]))  # final epoch, not best
-    assert stored["config"] == config.to_dict()
+    # The record keeps the settings and what identifies the data, never where either lay on this machine.
+    settings = {key: value for key, value in config.to_dict().items() if key not in ("output_dir", "data_dir")}
+    assert stored["config"] == {**settings, "dataset": f"imagefolder:{separable_folder.name}"}
+    assert str(tmp_path) not in json.dumps(stored) and str(separable_folder.parent) not in json.dumps(stored)
+    assert stored["data"]["kind"] == "imagefolder" and stored["data"]["classes"] == ["blue", "green", "red"]
+    assert (stored["data"]["train_images"], stored["data"]["test_images"]) == (96, 48)
     assert np.array(stored["confusion_matrix"]).sum() == 3 * 16
     for key in (
+        "code_version",
         "git_commit",
         "torch",
         "torchvision",
         "device_name",
         "cpu_count",
-        "dataset_fingerprint",
         "started",
         "finished",
     ):
@@ -177,13 +177,13 @@ def test_training_learns_a_separable_problem_and_writes_a_complete_run_directory
 def test_history_logs_plain_cross_entropy_beside_the_smoothed_objective_and_epoch_time_is_images_over_rate(
     tmp_path, separable_folder
 ):
-    summary = train(tiny_config(separable_folder, tmp_path, epochs=1, label_smoothing=0.2), **quiet)
+    record = train(tiny_config(separable_folder, tmp_path, epochs=1, label_smoothing=0.2), **quiet)
     with open(tmp_path / "run" / "history.csv") as f:
         (row,) = list(csv.DictReader(f))
     # With label smoothing the objective is not the cross-entropy that test_loss reports; both are logged.
     assert math.isfinite(float(row["train_ce"])) and float(row["train_ce"]) != float(row["train_loss"])
     train_images = len(list((separable_folder / "train").rglob("*.png")))
-    assert summary["seconds_per_epoch"] == pytest.approx(train_images / summary["images_per_second"])
+    assert record.timing.seconds_per_epoch == pytest.approx(train_images / record.timing.images_per_second)
 
 
 def test_a_commit_stated_by_the_launcher_is_recorded_instead_of_the_local_snapshot(monkeypatch):
@@ -320,13 +320,13 @@ def test_the_headline_is_the_final_epoch_even_when_an_earlier_epoch_was_better(t
     state = torch.load(checkpoint, weights_only=True)
     state["history"][0]["test_acc"] = 1.01  # an earlier epoch that beat every later one
     torch.save(state, checkpoint)
-    summary = train(config, **quiet)  # resumes after the last epoch and writes the summary
-    assert summary["best_test_acc"] == 1.01 and summary["best_epoch"] == 1
+    record = train(config, **quiet)  # resumes after the last epoch and writes the record
+    assert record.best_test_acc == 1.01 and record.best_epoch == 1
     final = read_history(tmp_path / "run")[-1]
-    assert summary["test_acc"] == pytest.approx(float(final["test_acc"])) and summary["test_acc"] < 1.01
+    assert record.test_acc == pytest.approx(float(final["test_acc"])) and record.test_acc < 1.01
     with np.load(tmp_path / "run" / "predictions.npz") as predictions:
         saved = (predictions["probabilities"].argmax(1) == predictions["labels"]).mean()
-    assert summary["test_acc"] == pytest.approx(saved)  # the final model's own predictions
+    assert record.test_acc == pytest.approx(saved)  # the final model's own predictions
 
 
 def test_checkpoints_are_replaced_atomically_never_rewritten_in_place(tmp_path, separable_folder):

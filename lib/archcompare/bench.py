@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,28 +25,23 @@ import torchvision.transforms as T
 from torch.utils.data import DataLoader
 
 from .config import RunConfig
-from .data import Dataset, draw_augment_params
+from .data.sources import Dataset
+from .files import write_json, write_text
 from .models import build_model, count_macs
-from .provenance import environment, now, write_atomic, write_json
-from .training import AUTOCAST_DTYPES, autocast, evaluate, prepare_run, resolve_device, resolve_precision, train_step
+from .probe import BLOG_BATCH, NUM_CLASSES, TrainingSteps, images_per_second, synthetic_dataset
+from .provenance import environment, now
+from .training.device import (
+    AUTOCAST_DTYPES,
+    autocast,
+    peak_memory_bytes,
+    resolve_device,
+    resolve_precision,
+)
+from .training.evaluate import evaluate
 
 ARCHS = ("resnet50", "resnext50_32x4d")
-BLOG_BATCH = 32
 GPU_BATCH = 512  # the full profile's batch: what a GPU trains at
-NUM_CLASSES = 10
-
-
-def synthetic_dataset(train: int, test: int, seed: int = 0, size: tuple[int, int] = (32, 32)) -> Dataset:
-    generator = torch.Generator().manual_seed(seed)
-
-    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.randint(0, 256, (n, 3, *size), dtype=torch.uint8, generator=generator)
-        return images, torch.arange(n) % NUM_CLASSES
-
-    train_images, train_labels = split(train)
-    test_images, test_labels = split(test)
-    classes = tuple(f"class{i}" for i in range(NUM_CLASSES))
-    return Dataset("synthetic", classes, train_images, train_labels, test_images, test_labels, "synthetic")
+CPU_BATCH = RunConfig().batch_size  # the CPU is fastest at 32-64
 
 
 class _BlogImages(torch.utils.data.Dataset):
@@ -109,41 +102,20 @@ class BlogLoop:
 
 
 class ProjectLoop:
-    """This package's training step (train_step), at a given batch size, with its defaults."""
+    """This package's training step over its epoch batching (``probe.TrainingSteps``), with its defaults."""
 
     def __init__(self, arch: str, dataset: Dataset, batch_size: int, device: torch.device, workdir: Path):
-        config = RunConfig(arch=arch, batch_size=batch_size, device=device.type, output_dir=str(workdir))
-        self.run = prepare_run(config, log=lambda message: None, dataset=dataset)
-        self.images, self.labels = self.run.dataset.train_images, self.run.dataset.train_labels
-        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        self.batch_size = batch_size
-        self.steps = len(self.labels) // batch_size
-        self.step_in_epoch = self.steps
-
-    def step(self) -> None:
-        # As the training loop does: a permutation and an epoch's augmentation choices drawn once.
-        if self.step_in_epoch == self.steps:
-            count = len(self.labels)
-            self.order = torch.randperm(count, generator=self.run.generator).to(self.run.device)
-            self.augmentation = draw_augment_params(self.run.config.recipe, count, self.run.generator).to(
-                self.run.device
-            )
-            self.step_in_epoch = 0
-        batch = slice(self.step_in_epoch * self.batch_size, (self.step_in_epoch + 1) * self.batch_size)
-        self.step_in_epoch += 1
-        index = self.order[batch]
-        train_step(
-            self.run,
-            self.run.model,
-            self.images[index],
-            self.labels[index],
-            self.augmentation[batch],
-            self.memory_format,
+        config = RunConfig(
+            arch=arch,
+            batch_size=batch_size,
+            device=device.type,
+            train_per_class=0,
+            test_per_class=0,
+            output_dir=str(workdir),
         )
-
-    def sync(self) -> None:
-        # train_step never waits for the device; reading a parameter does.
-        next(self.run.model.parameters()).sum().item()
+        self.step = TrainingSteps(config, dataset)
+        self.run = self.step.run
+        self.batch_size = batch_size
 
 
 class BareModelLoop:
@@ -157,7 +129,7 @@ class BareModelLoop:
         run = project.run
         self.run = run
         self.inputs = torch.randn(project.batch_size, 3, 32, 32, device=run.device).contiguous(
-            memory_format=project.memory_format
+            memory_format=run.memory_format
         )
         self.labels = torch.randint(0, NUM_CLASSES, (project.batch_size,), device=run.device)
 
@@ -168,66 +140,6 @@ class BareModelLoop:
         loss.backward()
         self.run.optimizer.step()
 
-    def sync(self) -> None:
-        next(self.run.model.parameters()).sum().item()
-
-
-def _images_per_second(loop: Any, batch: int, steps: int, device: torch.device, warmup: int = 0) -> float:
-    sync = getattr(loop, "sync", lambda: None)
-    for _ in range(warmup):
-        loop.step()
-    sync()
-    start = time.perf_counter()
-    for _ in range(steps):
-        loop.step()
-    sync()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return steps * batch / (time.perf_counter() - start)
-
-
-def measure_training_speed(config: RunConfig, steps: int = 2) -> float:
-    """Training images per second of ``config``'s step on this machine, from a few generated batches.
-
-    For planning, not publishing: ``make report`` uses it to say how long missing runs would take.
-    On a CPU the batch is capped at 32 (the rate barely depends on it there) to keep the probe short.
-    """
-    device = resolve_device(config.device)
-    batch = config.batch_size if device.type == "cuda" else min(config.batch_size, BLOG_BATCH)
-    dataset = synthetic_dataset(train=batch, test=batch, size=_image_size(config.dataset))
-    with tempfile.TemporaryDirectory() as workdir:
-        probe = config.replace(batch_size=batch, train_per_class=0, test_per_class=0, output_dir=workdir)
-        run = prepare_run(probe, log=lambda message: None, dataset=dataset)
-        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        params = draw_augment_params(config.recipe, batch, run.generator)
-        params = params.to(run.device) if params is not None else None
-
-        def step() -> None:
-            train_step(run, run.model, run.dataset.train_images, run.dataset.train_labels, params, memory_format)
-
-        return _images_per_second(_Probe(step, run), batch, steps, run.device, warmup=1)
-
-
-class _Probe:
-    def __init__(self, step: Callable[[], None], run: Any):
-        self.step, self.run = step, run
-
-    def sync(self) -> None:
-        next(self.run.model.parameters()).sum().item()
-
-
-def _image_size(spec: str) -> tuple[int, int]:
-    """The size of a dataset's images: CIFAR's 32x32, else the first training image's."""
-    if not spec.startswith("imagefolder:"):
-        return (32, 32)
-    from PIL import Image
-
-    from .data import _imagefolder_files
-
-    first = next(f for f in _imagefolder_files(Path(spec.partition(":")[2]).expanduser()) if "/train/" in f.path)
-    with Image.open(first.path) as image:
-        return (image.height, image.width)
-
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, log: Callable[[str], None], quick: bool = False) -> float:
     """Best FLOP/s of square matmuls in ``dtype``: the ceiling the training loop is compared with."""
@@ -236,17 +148,13 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, log: Callable[[str], N
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-        for _ in range(2):
-            a @ b
         repeats = 20 if device.type == "cuda" else 4
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
+
+        def product(a=a, b=b) -> None:
             a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = max(best, repeats * 2 * n**3 / (time.perf_counter() - start))
+
+        # images_per_second counts "images" of one; here each one is a matmul of 2 n^3 FLOPs.
+        best = max(best, 2 * n**3 * images_per_second(product, 1, repeats, device, warmup=2))
     log(f"matmul peak ({dtype}): {best / 1e12:.3f} TFLOP/s")
     return best
 
@@ -274,22 +182,18 @@ def bench_architecture(
         }
         loops["bare_model"] = (BareModelLoop(loops["project_loop"][0]), BLOG_BATCH)
         for loop, batch in loops.values():  # warm-up: kernel selection, worker start-up
-            _images_per_second(loop, batch, steps["warmup"], device)
+            images_per_second(loop.step, batch, steps["warmup"], device)
         samples: dict[str, list[float]] = {name: [] for name in loops}
         for repeat in range(repeats):
             for name, (loop, batch) in loops.items():
-                samples[name].append(_images_per_second(loop, batch, steps[name], device))
+                samples[name].append(images_per_second(loop.step, batch, steps[name], device))
             log(f"{arch} repeat {repeat + 1}/{repeats}: " + ", ".join(f"{n} {s[-1]:.1f}" for n, s in samples.items()))
         project = loops["project_loop"][0]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         evaluate(project.run, project.run.model)  # warm-up
         evaluation = evaluate(project.run, project.run.model)
-        peak_memory = (
-            torch.cuda.max_memory_allocated(device)
-            if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        )
+        peak_memory = peak_memory_bytes(device)
         macs = count_macs(project.run.model, (3, 32, 32))
         del loops
     medians = {name: statistics.median(values) for name, values in samples.items()}
@@ -311,7 +215,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
     device = resolve_device("auto")
     precision = resolve_precision("auto", device)
     dtype = AUTOCAST_DTYPES.get(precision, torch.float32)
-    default_batch = GPU_BATCH if device.type == "cuda" else RunConfig().batch_size
+    default_batch = GPU_BATCH if device.type == "cuda" else CPU_BATCH
     if device.type == "cuda":
         steps = {"warmup": 10, "blog_loop": 50, "project_loop": 50, "project_loop_default_batch": 20, "bare_model": 50}
         repeats = 5
@@ -359,7 +263,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
     table = markdown_table(report)
     if quick:
         table = "QUICK CHECK of the machinery (one step per measurement): these numbers measure nothing.\n\n" + table
-    write_atomic(output_dir / f"{stem}.md", lambda f: f.write(table))
+    write_text(output_dir / f"{stem}.md", table)
     log(table)
     return report
 

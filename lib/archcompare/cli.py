@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from pathlib import Path
 
-from .config import ArchCompareError
+from .errors import ArchCompareError
+from .interrupts import sigterm_as_keyboard_interrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,35 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
     args = parser.parse_args(argv)
 
-    from . import pipeline
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)  # a killed job stops like Ctrl-C: cleanly, saying how to go on
     # When a run is interrupted while papermill waits on its kernel, nbclient's cell task can end later with
     # DeadKernelError, and asyncio prints that unretrieved task's traceback at exit: a duplicate of the
     # one-line error printed below, so asyncio's error log is kept off the terminal.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
-        if args.step == "plan":
-            planned = pipeline.plan(
-                args.profile, args.data or None, retrain=_flag(args.retrain), allow_long=_flag(args.long)
-            )
-            if args.runs_file:
-                args.runs_file.write_text("".join(f"{run.name}\n" for run in planned))
-        elif args.step == "run":
-            pipeline.execute_run(args.directory)
-        elif args.step == "train":
-            pipeline.train_without_jupyter(args.directory)
-        elif args.step == "render":
-            pipeline.render(args.profile)
-        elif args.step == "readme":
-            pipeline.update_readme()
-        elif args.step == "bench":
-            from .bench import main as bench_main
-
-            bench_main(["--quick"] if args.quick else [])
+        # A killed job stops like Ctrl-C: cleanly, saying how to go on.
+        with sigterm_as_keyboard_interrupt():
+            _run_step(args)
     except ArchCompareError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -75,6 +54,36 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def _run_step(args: argparse.Namespace) -> None:
+    """The step asked for; each imports only what it needs (``run`` and ``render`` load no torch)."""
+    if args.step == "plan":
+        from .pipeline.plan import plan
+
+        planned = plan(args.profile, args.data or None, retrain=_flag(args.retrain), allow_long=_flag(args.long))
+        if args.runs_file:
+            args.runs_file.write_text("".join(f"{run.name}\n" for run in planned))
+    elif args.step == "run":
+        from .pipeline.execute import execute_run
+
+        execute_run(args.directory)
+    elif args.step == "train":
+        from .pipeline.execute import train_without_jupyter
+
+        train_without_jupyter(args.directory)
+    elif args.step == "render":
+        from .pipeline.render import render
+
+        render(args.profile)
+    elif args.step == "readme":
+        from .report.readme import update_readme
+
+        update_readme()
+    elif args.step == "bench":
+        from .bench import main as bench_main
+
+        bench_main(["--quick"] if args.quick else [])
 
 
 def _flag(value: str) -> bool:

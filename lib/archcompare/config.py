@@ -14,17 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .architectures import ARCHITECTURES
+from .data.spec import DatasetSpec
+from .errors import ConfigError
 
-class ArchCompareError(Exception):
-    """Base class of the errors this package raises on bad input; the CLI prints them in one line."""
-
-
-class ConfigError(ArchCompareError, ValueError):
-    """A run configuration field has a value that is not allowed."""
-
-
-# Allowed values of the enumerated fields. Architectures live in models.py (the registry), dataset
-# schemes in data.py; they are checked there through the same error type.
+# Allowed values of the enumerated fields; architectures are the registry's names.
 RECIPES = ("blog", "standard", "none")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -33,6 +27,8 @@ DEVICES = ("auto", "cpu", "cuda")
 STEMS = ("cifar", "imagenet")
 # Where a run's files go, not what it computes: a run moved elsewhere stays valid and resumable.
 LOCATION_FIELDS = ("output_dir", "data_dir")
+# Compared by the images' identity, not by the spec's text (the same images may lie elsewhere).
+DATA_FIELD = "dataset"
 
 
 @dataclass(frozen=True)
@@ -40,25 +36,27 @@ class RunConfig:
     """Everything that determines a training run's result.
 
     Display and bookkeeping options (progress bars, resuming) are arguments of ``train`` instead:
-    changing them does not change what is computed.
+    changing them does not change what is computed. These defaults are also the parameters cell of
+    ``notebooks/train.ipynb`` (a test keeps the two equal, locations aside): what a profile does not
+    set keeps them.
     """
 
-    arch: str = "resnet50"  # a name from archcompare.models.ARCHITECTURES
+    arch: str = "resnet50"  # a name from archcompare.architectures.ARCHITECTURES
     stem: str = "cifar"  # cifar: 3x3 stride-1 conv, no max-pool; imagenet: torchvision's 7x7/2 + pool
     dataset: str = "cifar10"  # cifar10 | cifar100 | imagefolder:<path with train/ and test/>
     data_dir: str = "data"  # where torchvision downloads CIFAR and where decoded arrays are cached
-    train_per_class: int = 0  # stratified subset of the training split; 0 = all images
-    test_per_class: int = 0  # stratified subset of the test split; 0 = all images
+    train_per_class: int = 100  # stratified subset of the training split; 0 = all images
+    test_per_class: int = 50  # stratified subset of the test split; 0 = all images
     recipe: str = "standard"  # augmentation: blog (flip, rotate 10, normalize 0.5) | standard | none
-    epochs: int = 10
+    epochs: int = 3
     batch_size: int = 64  # the CPU is fastest at 32-64 (make bench); GPU profiles set 512
     optimizer: str = "sgd"  # sgd | adamw
-    lr: float = 0.1  # peak learning rate
+    lr: float = 0.05  # peak learning rate
     momentum: float = 0.9  # SGD momentum; AdamW's beta1
-    nesterov: bool = False
+    nesterov: bool = True
     weight_decay: float = 5e-4
-    schedule: str = "cosine"  # constant | step | cosine | onecycle
-    warmup_epochs: float = 0.0  # linear warm-up from 0; onecycle: length of its rising phase
+    schedule: str = "onecycle"  # constant | step | cosine | onecycle
+    warmup_epochs: float = 0.0  # linear warm-up from 0; onecycle: length of its rising phase (0: 30 %)
     label_smoothing: float = 0.0
     precision: str = "auto"  # auto: bf16 where the device computes it natively, else fp32
     channels_last: bool = True
@@ -66,7 +64,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda when available, else cpu
     deterministic: bool = False  # deterministic kernels; on CPU makes resumed runs bit-identical
-    output_dir: str = "outputs/run"  # the run directory: history, checkpoint, summary, predictions
+    output_dir: str = "outputs/notebook/resnet50-seed0"  # the run directory: history, checkpoint, summary
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -76,12 +74,8 @@ class RunConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("device", self.device, DEVICES)
         _check_choice("stem", self.stem, STEMS)
-        from .models import ARCHITECTURES  # late import: models imports torch, config does not
-
         _check_choice("arch", self.arch, tuple(ARCHITECTURES))
-        from .data import check_dataset_spec
-
-        check_dataset_spec(self.dataset)
+        DatasetSpec.parse(self.dataset)
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: it must be a positive integer")
@@ -133,10 +127,21 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
+    @property
+    def dataset_spec(self) -> DatasetSpec:
+        return DatasetSpec.parse(self.dataset)
+
     def differences(self, other: Mapping[str, Any]) -> list[str]:
-        """Fields whose value differs from ``other`` (a stored config), locations aside."""
+        """Fields whose value differs from ``other`` (a stored config), locations and the dataset aside.
+
+        A field ``other`` lacks (it was stored before the field existed) counts as its default.
+        The dataset is compared by the identity of its images, which a stored config cannot hold.
+        """
+        defaults = {f.name: f.default for f in fields(self)}
         return sorted(
-            name for name, value in self.to_dict().items() if name not in LOCATION_FIELDS and other.get(name) != value
+            name
+            for name, value in self.to_dict().items()
+            if name not in (*LOCATION_FIELDS, DATA_FIELD) and other.get(name, defaults[name]) != value
         )
 
 

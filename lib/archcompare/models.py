@@ -1,45 +1,20 @@
-"""Architectures by name, all built from torchvision's ``ResNet`` class.
+"""The networks: torchvision ResNets built from the registry in ``architectures``.
 
-ResNeXt differs from ResNet only in the bottleneck's grouped 3x3 convolution: torchvision's
-``Bottleneck`` uses ``int(planes * width_per_group / 64) * groups`` inner channels, so each entry
-below is a (block, layers, groups, width_per_group) tuple and nothing is re-implemented.
+The CIFAR adaptation (3x3 stride-1 first convolution, no max-pool) is a few lines on top of
+torchvision's ``ResNet``; nothing else is re-implemented.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .config import ConfigError
+from .architectures import ARCHITECTURES
+from .errors import ConfigError
 
-
-@dataclass(frozen=True)
-class Architecture:
-    block: type[nn.Module]
-    layers: tuple[int, int, int, int]
-    groups: int = 1
-    width_per_group: int = 64
-    description: str = ""
-
-
-_RESNET50_LAYERS = (3, 4, 6, 3)
-
-# The ResNeXt paper's equal-complexity cardinality sweep for ResNet-50 (Xie et al. 2017,
-# "Aggregated Residual Transformations for Deep Neural Networks", Table 2): C x d with
-# C groups of d channels in the first stage; 1x64d is ResNet-50 itself.
-ARCHITECTURES: dict[str, Architecture] = {
-    "resnet18": Architecture(BasicBlock, (2, 2, 2, 2), description="ResNet-18, a small baseline"),
-    "resnet50": Architecture(Bottleneck, _RESNET50_LAYERS, description="ResNet-50"),
-    "resnext50_1x64d": Architecture(Bottleneck, _RESNET50_LAYERS, 1, 64, "ResNeXt-50 1x64d (= ResNet-50)"),
-    "resnext50_2x40d": Architecture(Bottleneck, _RESNET50_LAYERS, 2, 40, "ResNeXt-50 2x40d"),
-    "resnext50_4x24d": Architecture(Bottleneck, _RESNET50_LAYERS, 4, 24, "ResNeXt-50 4x24d"),
-    "resnext50_8x14d": Architecture(Bottleneck, _RESNET50_LAYERS, 8, 14, "ResNeXt-50 8x14d"),
-    "resnext50_32x4d": Architecture(Bottleneck, _RESNET50_LAYERS, 32, 4, "ResNeXt-50 32x4d"),
-}
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
 def build_model(arch: str, num_classes: int, stem: str = "cifar", in_channels: int = 3) -> ResNet:
@@ -55,7 +30,7 @@ def build_model(arch: str, num_classes: int, stem: str = "cifar", in_channels: i
         raise ConfigError(f"stem={stem!r} is not allowed: choose one of cifar, imagenet")
     spec = ARCHITECTURES[arch]
     model = ResNet(
-        spec.block,
+        BLOCKS[spec.block],
         list(spec.layers),
         num_classes=num_classes,
         groups=spec.groups,

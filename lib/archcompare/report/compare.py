@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from enum import Enum
 from types import MappingProxyType
 
 import numpy as np
 
-from ..models import ARCHITECTURES
-from .format import display_name
-from .runs import BASELINE, ReportError, RunResult, Runs
+from ..architectures import cardinality_of, display_name
+from ..errors import ReportError
+from .runs import BASELINE, RunResult, Runs
 from .statistics import (
     McNemarResult,
     MeanInterval,
@@ -61,8 +62,32 @@ ALPHA = 0.05  # significance level of the per-seed McNemar tests
 CONFIDENCE = 0.95  # of the t-intervals over seeds: mean accuracy difference, mean slowdown
 OTHER = "resnext50_32x4d"
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR10_SIZES = (50_000, 10_000)  # train and test images of the full dataset
+
+class Significance(Enum):
+    """Whether an accuracy gap is statistically meaningful, from the per-seed tests and the interval over seeds."""
+
+    MEANINGFUL = "meaningful"  # p < ALPHA in every seed and the interval excludes 0
+    MIXED = "mixed"  # some of the evidence says so and some does not
+    NOT_MEANINGFUL = "not meaningful"  # no seed has p < ALPHA and the interval includes 0
+    SUGGESTIVE = "suggestive"  # one seed, p < ALPHA: these two models differ, the architectures may not
+    NOT_SHOWN = "not shown"  # one seed, p >= ALPHA
+
+
+class Agreement(Enum):
+    """The measured slowdown against the blog's "about 30 %"."""
+
+    AGREES = "agrees"
+    DISAGREES = "does not agree"
+    UNDECIDED = "undecided"
+    NOT_JUDGED = "not judged"  # not the blog's pair, or not timed under the blog's conditions
+
+
+class Trend(Enum):
+    """Accuracy against cardinality, judged on the interval of the slope over seeds."""
+
+    RISES = "rises"
+    FALLS = "falls"
+    UNDECIDED = "undecided"
 
 
 # --- the paired comparison ------------------------------------------------------------------------
@@ -83,6 +108,10 @@ class SeedComparison:
     def p_value(self) -> float:
         """The p-value the verdict uses: Holm-adjusted when several tests are made."""
         return self.mcnemar.p_value if self.p_adjusted is None else self.p_adjusted
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
 
 
 @dataclass(frozen=True)
@@ -131,24 +160,24 @@ class PairComparison:
         return mean_confidence_interval(np.array(self.seed_slowdowns), CONFIDENCE)
 
     @property
-    def agreement(self) -> str:
-        """'agrees', 'does not agree' or 'undecided', judged on the interval when there is one.
+    def agreement(self) -> Agreement:
+        """Judged on the interval of the slowdown over seeds when there is one.
 
         One timed run per architecture gives no estimate of how much the time of a run varies
-        (machine load changes between runs trained one after the other), so it is 'undecided'
+        (machine load changes between runs trained one after the other), so it is undecided
         however its single ratio falls.
         """
         low, high = SLOWDOWN_AGREEMENT
         interval = self.slowdown_interval
         if not self.judged:
-            return "not judged"
+            return Agreement.NOT_JUDGED
         if interval is None:
-            return "undecided"
+            return Agreement.UNDECIDED
         if low <= interval.low and interval.high <= high:
-            return "agrees"
+            return Agreement.AGREES
         if interval.high < low or interval.low > high:
-            return "does not agree"
-        return "undecided"
+            return Agreement.DISAGREES
+        return Agreement.UNDECIDED
 
     @property
     def judged(self) -> bool:
@@ -158,11 +187,29 @@ class PairComparison:
 
     @property
     def agrees_with_reference(self) -> bool:
-        return self.agreement == "agrees"
+        return self.agreement is Agreement.AGREES
 
     @property
     def mean_difference(self) -> float:
         return float(np.mean([seed.difference for seed in self.seeds]))
+
+    @property
+    def significant_seeds(self) -> int:
+        return sum(seed.significant for seed in self.seeds)
+
+    @property
+    def significance(self) -> Significance:
+        """The accuracy verdict: the per-seed McNemar tests and, with two or more seeds, the t-interval."""
+        significant = self.significant_seeds
+        interval = self.difference_interval
+        if interval is None:
+            return Significance.SUGGESTIVE if significant else Significance.NOT_SHOWN
+        excludes = interval.excludes_zero()
+        if excludes and significant == len(self.seeds):
+            return Significance.MEANINGFUL
+        if excludes or significant:
+            return Significance.MIXED
+        return Significance.NOT_MEANINGFUL
 
 
 def compare_pair(
@@ -193,11 +240,11 @@ def compare_pair(
         if a.labels.shape != b.labels.shape or not np.array_equal(a.labels, b.labels):
             raise ReportError(
                 f"{a.label} ({a.directory}) and {b.label} ({b.directory}) were evaluated on different test labels "
-                f"({len(a.labels)} vs {len(b.labels)} images, datasets {a.env.get('dataset_spec')!r} and "
-                f"{b.env.get('dataset_spec')!r}): a paired test needs the same test images in the same order, so "
+                f"({len(a.labels)} vs {len(b.labels)} images, datasets {a.record.data.label!r} and "
+                f"{b.record.data.label!r}): a paired test needs the same test images in the same order, so "
                 "train both with the same dataset and test_per_class"
             )
-        base_acc, other_acc = a.summary["test_acc"], b.summary["test_acc"]
+        base_acc, other_acc = a.record.test_acc, b.record.test_acc
         seeds.append(
             SeedComparison(seed, base_acc, other_acc, other_acc - base_acc, mcnemar_exact(a.correct, b.correct))
         )
@@ -205,7 +252,7 @@ def compare_pair(
     interval = mean_confidence_interval(differences, CONFIDENCE) if len(seeds) >= 2 else None
     timed = [*base_runs.values(), *other_runs.values()]
     seed_slowdowns = tuple(
-        other_runs[seed].summary["seconds_per_epoch"] / base_runs[seed].summary["seconds_per_epoch"] - 1
+        other_runs[seed].record.timing.seconds_per_epoch / base_runs[seed].record.timing.seconds_per_epoch - 1
         for seed in paired
     )
     epoch_slowdowns = tuple(
@@ -213,7 +260,7 @@ def compare_pair(
     )
 
     def mean_of(members: dict[int, RunResult], key: str) -> float:
-        return float(np.mean([run.summary[key] for run in members.values()]))
+        return float(np.mean([getattr(run.record.timing, key) for run in members.values()]))
 
     return PairComparison(
         baseline=baseline,
@@ -224,10 +271,9 @@ def compare_pair(
         difference_interval=interval,
         time_ratio=mean_of(other_runs, "seconds_per_epoch") / mean_of(base_runs, "seconds_per_epoch"),
         throughput_ratio=mean_of(base_runs, "images_per_second") / mean_of(other_runs, "images_per_second"),
-        timing_devices=tuple(dict.fromkeys(str(run.env.get("device_name")) for run in timed)),
+        timing_devices=tuple(dict.fromkeys(run.record.env.device_name for run in timed)),
         seed_devices=tuple(
-            (seed, str(base_runs[seed].env.get("device_name")), str(other_runs[seed].env.get("device_name")))
-            for seed in paired
+            (seed, base_runs[seed].record.env.device_name, other_runs[seed].record.env.device_name) for seed in paired
         ),
         reference=reference,
         seed_slowdowns=seed_slowdowns,
@@ -241,17 +287,17 @@ def compare_pair(
 
 def _resolved(run: RunResult, key: str):
     """A setting as the run used it: the resolved precision, the configured rest."""
-    return run.env.get("precision") if key == "precision" else run.config.get(key)
+    return run.record.env.precision if key == "precision" else run.record.config.get(key)
 
 
 def timing_conditions(runs_timed: list[RunResult]) -> str:
     """'NVIDIA H200, bf16, batch 512, channels_last': what the timings depend on besides the model."""
     parts = []
     for describe in (
-        lambda run: str(run.env.get("device_name")),
-        lambda run: str(run.env.get("precision")),
-        lambda run: f"batch {run.config.get('batch_size')}",
-        lambda run: "channels_last" if run.config.get("channels_last") else "default (NCHW) layout",
+        lambda run: run.record.env.device_name,
+        lambda run: run.record.env.precision,
+        lambda run: f"batch {run.record.config.get('batch_size')}",
+        lambda run: "channels_last" if run.record.config.get("channels_last") else "default (NCHW) layout",
     ):
         parts.append(" / ".join(dict.fromkeys(describe(run) for run in runs_timed)))
     return ", ".join(parts)
@@ -322,20 +368,12 @@ class CardinalityTrend:
     slope_interval: MeanInterval | None  # of the mean per-seed slope; None with fewer than two seeds
 
     @property
-    def verdict(self) -> str:
-        """'rises', 'falls' or 'undecided': judged on the interval of the slope over seeds, not on the means."""
+    def verdict(self) -> Trend:
+        """Judged on the interval of the slope over seeds, not on the means."""
         interval = self.slope_interval
         if interval is None or not interval.excludes_zero():
-            return "undecided"
-        return "rises" if interval.low > 0 else "falls"
-
-
-def cardinality_of(arch: str) -> tuple[int, int] | None:
-    """(cardinality, width per group) of a ResNet-50-shaped registry entry; None for other architectures."""
-    spec = ARCHITECTURES.get(arch)
-    if spec is None or spec.layers != (3, 4, 6, 3) or spec.block.__name__ != "Bottleneck":
-        return None
-    return spec.groups, spec.width_per_group
+            return Trend.UNDECIDED
+        return Trend.RISES if interval.low > 0 else Trend.FALLS
 
 
 def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> CardinalityTrend | None:
@@ -350,19 +388,19 @@ def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> Cardinality
     points = []
     for cardinality, (arch, width) in sorted(variants.items()):
         members = runs.of(arch)
-        accuracies = tuple(run.summary["test_acc"] for run in members)
+        accuracies = tuple(run.record.test_acc for run in members)
         points.append(
             CardinalityPoint(
                 arch=arch,
                 cardinality=cardinality,
                 width=width,
-                params=int(members[0].summary["params"]),
-                macs=int(members[0].summary["macs"]),
+                params=members[0].record.params,
+                macs=members[0].record.macs,
                 accuracies=accuracies,
                 accuracy_interval=mean_confidence_interval(np.array(accuracies), confidence)
                 if len(accuracies) > 1
                 else None,
-                seconds_per_epoch=float(np.mean([run.summary["seconds_per_epoch"] for run in members])),
+                seconds_per_epoch=float(np.mean([run.record.timing.seconds_per_epoch for run in members])),
                 imagenet_top1_error=IMAGENET_TOP1_ERROR_BY_CARDINALITY.get(cardinality),
             )
         )
@@ -373,7 +411,7 @@ def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> Cardinality
             run = next((run for run in runs.of(point.arch) if run.seed == seed), None)
             if run is not None:
                 xs.append(np.log2(point.cardinality))
-                ys.append(run.summary["test_acc"])
+                ys.append(run.record.test_acc)
         if len(xs) >= MIN_CARDINALITY_VARIANTS:
             slopes.append(least_squares_slope(np.array(xs), np.array(ys)))
     interval = mean_confidence_interval(np.array(slopes), confidence) if len(slopes) > 1 else None
@@ -410,7 +448,7 @@ def score_ensemble(name: str, members: list[RunResult]) -> EnsembleScore:
     scaled = cross_fitted_temperature_scaling(probabilities, labels).probabilities
     mcnemar = None
     if len(members) > 1:
-        best = max(members, key=lambda run: run.summary["test_acc"])
+        best = max(members, key=lambda run: run.record.test_acc)
         mcnemar = mcnemar_exact(probabilities.argmax(1) == labels, best.correct)
     return EnsembleScore(
         name=name,

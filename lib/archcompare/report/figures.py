@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..architectures import display_name
+from ..errors import ReportError
 from .compare import CardinalityTrend, EnsembleScore
-from .format import display_name
-from .runs import ReportError, Runs
+from .runs import Runs
 from .statistics import ensemble, expected_calibration_error, reliability
-
-if TYPE_CHECKING:
-    pass
-
 
 SEED_LINESTYLES = ("-", "--", ":", "-.")
 MAX_COLUMNS = 3  # panels per row in per-architecture grids
@@ -33,7 +30,7 @@ def _colours(runs: Runs) -> dict[str, Any]:
 
 
 def _classes(runs: Runs) -> list[str]:
-    distinct = {tuple(run.summary["classes"]) for run in runs.complete}
+    distinct = {run.record.classes for run in runs.complete}
     if len(distinct) > 1:
         raise ReportError(
             "the runs were trained on different class lists, so their per-class results cannot be compared: "
@@ -105,7 +102,7 @@ def plot_per_class_accuracy(runs: Runs) -> Figure:
     positions = np.arange(len(classes))
     width = 0.8 / len(architectures)
     for i, arch in enumerate(architectures):
-        values = 100 * np.array([run.summary["per_class_acc"] for run in runs.of(arch)])
+        values = 100 * np.array([run.record.per_class_acc for run in runs.of(arch)])
         spread = values.std(0, ddof=1) if len(values) > 1 else None
         axes.bar(
             positions + (i - (len(architectures) - 1) / 2) * width,
@@ -127,7 +124,7 @@ def plot_per_class_accuracy(runs: Runs) -> Figure:
 
 def mean_confusion(runs: Runs, arch: str) -> np.ndarray:
     """The architecture's confusion matrix summed over seeds, each row divided by its total (true class)."""
-    counts = np.sum([np.array(run.summary["confusion_matrix"], float) for run in runs.of(arch)], axis=0)
+    counts = np.sum([np.array(run.record.confusion_matrix, float) for run in runs.of(arch)], axis=0)
     totals = counts.sum(1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 

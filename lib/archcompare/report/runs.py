@@ -6,25 +6,16 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import ArchCompareError
-
-if TYPE_CHECKING:
-    pass
-
+from ..data.spec import CIFAR10_CLASSES
+from ..errors import RecordError, ReportError
+from ..record import RunRecord, read_record
 
 BASELINE = "resnet50"  # the architecture every other is compared with, when a profile has it
-
-
-class ReportError(ArchCompareError):
-    """The runs cannot be reported on as asked (for example, paired runs saw different test labels)."""
-
-
-# --- loading ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,33 +23,29 @@ class RunResult:
     """One complete run: its summary, per-epoch history and final test-set predictions."""
 
     directory: Path
-    summary: dict[str, Any]
+    record: RunRecord
     history: pd.DataFrame
     labels: np.ndarray  # test labels, in the order the run evaluated them
     probabilities: np.ndarray  # (test images, classes)
     papermill: dict[str, Any] | None  # train.ipynb's metadata["papermill"], when papermill ran it
-    older_code: str | None = None  # why it counts as made by older training code than the current; None if not
     reused_from: str | None = None  # the run directory it was copied from (an identical run of another profile)
 
     @property
     def arch(self) -> str:
-        return self.summary["arch"]
+        return self.record.arch
 
     @property
     def seed(self) -> int:
-        return self.summary["seed"]
+        return self.record.seed
 
     @property
     def label(self) -> str:
         return f"{self.arch} seed {self.seed}"
 
     @property
-    def env(self) -> dict[str, Any]:
-        return self.summary["env"]
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return self.summary["config"]
+    def older_code(self) -> str | None:
+        """Why it counts as made by older training code than the current; None if not."""
+        return self.record.older_code
 
     @property
     def correct(self) -> np.ndarray:
@@ -103,6 +90,11 @@ class Runs:
         """The complete runs of one architecture, by seed."""
         return sorted((run for run in self.complete if run.arch == arch), key=lambda run: run.seed)
 
+    @property
+    def cifar10(self) -> bool:
+        """Whether every complete run has CIFAR-10's classes (torchvision's copy or an image-folder copy)."""
+        return bool(self.complete) and all(run.record.classes == CIFAR10_CLASSES for run in self.complete)
+
 
 def load_runs(profile_dir: str | Path) -> Runs:
     """Read every run directory under ``profile_dir/runs`` and the profile's ``plan.json`` if present.
@@ -119,12 +111,9 @@ def load_runs(profile_dir: str | Path) -> Runs:
     directories = (
         sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
     )
-    from ..pipeline import current_code
-
-    code = current_code()  # the training code's fingerprint and train.ipynb's hash, read once
     complete, incomplete = [], []
     for directory in directories:
-        result = _read_run(directory, code)
+        result = _read_run(directory)
         if isinstance(result, RunResult):
             complete.append(result)
         else:
@@ -135,7 +124,7 @@ def load_runs(profile_dir: str | Path) -> Runs:
     return Runs(profile_dir, plan, tuple(complete), tuple(incomplete), missing)
 
 
-def _read_run(directory: Path, code: tuple[str, str]) -> RunResult | str:
+def _read_run(directory: Path) -> RunResult | str:
     """The run's result, or a description of why there is none."""
     summary_path = directory / "summary.json"
     if not summary_path.exists():
@@ -144,20 +133,17 @@ def _read_run(directory: Path, code: tuple[str, str]) -> RunResult | str:
     if absent:
         return f"summary.json present but {' and '.join(absent)} missing: the directory is damaged; run it again"
     try:
-        summary = json.loads(summary_path.read_text())
+        record = read_record(summary_path)
         history = pd.read_csv(directory / "history.csv")
         with np.load(directory / "predictions.npz") as predictions:
             labels, probabilities = predictions["labels"], predictions["probabilities"]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, RecordError) as error:
         return f"unreadable ({type(error).__name__}: {error}); run it again"
     notebook = directory / "train.ipynb"
     papermill = _papermill_metadata(notebook) if notebook.exists() else None
-    from ..pipeline import older_code_reason
-
-    older = older_code_reason(directory, summary, *code)
     reused = directory / "reused.json"
     reused_from = json.loads(reused.read_text()).get("from") if reused.exists() else None
-    return RunResult(directory, summary, history, labels, probabilities, papermill, older, reused_from)
+    return RunResult(directory, record, history, labels, probabilities, papermill, reused_from)
 
 
 def _papermill_metadata(notebook: Path) -> dict[str, Any] | None:

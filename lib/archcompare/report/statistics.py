@@ -159,7 +159,9 @@ class CrossFittedScaling:
     temperatures: tuple[float, float]  # the temperature applied to each fold, fitted on the other one
 
 
-def cross_fitted_temperature_scaling(probabilities: np.ndarray, labels: np.ndarray, seed: int = 0) -> CrossFittedScaling:
+def cross_fitted_temperature_scaling(
+    probabilities: np.ndarray, labels: np.ndarray, seed: int = 0
+) -> CrossFittedScaling:
     """Temperature-scaled probabilities, each half scaled by a temperature fitted on the other half.
 
     2-fold cross-fitting on the test set: no image is scaled by a temperature fitted on itself, so

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..record import NOT_RECORDED
 from .compare import BLOG_POST, CardinalityTrend, EnsembleScore, Reference, compare_all
-from .format import CIFAR10_CLASS_NAMES, _agreed, _percent, _text, dataset_label
+from .format import agreed, percent, text
 from .runs import BASELINE, RunResult, Runs
-
-if TYPE_CHECKING:
-    pass
-
-
-# --- tables -------------------------------------------------------------------------------------
 
 
 def _baseline(runs: Runs) -> str | None:
@@ -49,36 +44,35 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
         f"blog post ({reference.epochs} epochs)",
     ]
     rows = []
-    base_seconds = np.mean([run.summary["seconds_per_epoch"] for run in runs.of(baseline)]) if baseline else None
+    base_seconds = np.mean([run.record.timing.seconds_per_epoch for run in runs.of(baseline)]) if baseline else None
     for arch in runs.architectures:
         members = runs.of(arch)
-        accuracies = 100 * np.array([run.summary["test_acc"] for run in members])
+        accuracies = 100 * np.array([run.record.test_acc for run in members])
         mean = float(accuracies.mean())
         std = float(accuracies.std(ddof=1)) if len(members) > 1 else math.nan
-        seconds = float(np.mean([run.summary["seconds_per_epoch"] for run in members]))
+        seconds = float(np.mean([run.record.timing.seconds_per_epoch for run in members]))
         blog = reference.test_acc.get(arch)
-        blog_text = _percent(blog, 1) if blog is not None else "—"
+        blog_text = percent(blog, 1) if blog is not None else "—"
         if arch == reference.slower:
             blog_text += f", about {1 + reference.slowdown:.1f}x the time of {reference.faster}"
         rows.append(
             [
                 arch,
                 len(members),
-                _agreed_values(member.summary["epochs"] for member in members),
+                _agreed_values(member.record.epochs for member in members),
                 f"{mean:.2f} ± {std:.2f} %" if len(members) > 1 else f"{mean:.2f} % (one seed)",
                 mean,
                 std,
-                int(members[0].summary["params"]),
-                members[0].summary["macs"] / 1e9,
+                members[0].record.params,
+                members[0].record.macs / 1e9,
                 seconds,
-                float(np.mean([run.summary["images_per_second"] for run in members])),
+                float(np.mean([run.record.timing.images_per_second for run in members])),
                 f"{seconds / base_seconds:.2f}x",
                 blog_text,
             ]
         )
     table = pd.DataFrame(rows, columns=columns)
-    cifar10 = all(tuple(run.summary["classes"]) == CIFAR10_CLASS_NAMES for run in runs.complete)
-    return table if cifar10 else table.drop(columns=columns[-1])  # the blog's figures are CIFAR-10's
+    return table if runs.cifar10 else table.drop(columns=columns[-1])  # the blog's figures are CIFAR-10's
 
 
 def _agreed_values(values: Iterable[Any]) -> str:
@@ -90,63 +84,64 @@ def runs_table(runs: Runs) -> pd.DataFrame:
     rows = []
     for arch in runs.architectures:
         for run in runs.of(arch):
-            summary, env = run.summary, run.env
+            record, timing, env = run.record, run.record.timing, run.record.env
             rows.append(
                 {
                     "architecture": arch,
                     "seed": run.seed,
-                    "epochs": summary["epochs"],
-                    "test acc (%)": 100 * summary["test_acc"],
-                    "best test acc (%)": 100 * summary["best_test_acc"],
-                    "best epoch": summary["best_epoch"],
-                    "seconds per epoch": summary["seconds_per_epoch"],
-                    "images/s": summary["images_per_second"],
-                    "eval images/s": summary.get("eval_images_per_second"),
-                    "wall seconds": summary["wall_seconds"],
-                    "peak memory (GB)": summary["peak_memory_bytes"] / 1e9,
-                    "started": env.get("started"),
-                    "finished": env.get("finished"),
-                    "resumed after epoch": _text(env.get("resumed_from_epoch")),
+                    "epochs": record.epochs,
+                    "test acc (%)": 100 * record.test_acc,
+                    "best test acc (%)": 100 * record.best_test_acc,
+                    "best epoch": record.best_epoch,
+                    "seconds per epoch": timing.seconds_per_epoch,
+                    "images/s": timing.images_per_second,
+                    "eval images/s": timing.eval_images_per_second,
+                    "wall seconds": timing.wall_seconds,
+                    "peak memory (GB)": timing.peak_memory_bytes / 1e9,
+                    "started": env.started,
+                    "finished": env.finished,
+                    "resumed after epoch": text(env.resumed_from_epoch),
                     "notebook seconds": (run.papermill or {}).get("duration"),
                     "training code": "older" if run.older_code else "current",
-                    "trained by": _trained_by(run),
-                    "GPU (CUDA_VISIBLE_DEVICES)": run.env.get("cuda_visible_devices") or "—",
+                    "trained by": trained_by(run),
+                    "GPU (CUDA_VISIBLE_DEVICES)": env.cuda_visible_devices or "—",
                     "reused from": run.reused_from or "—",
                 }
             )
     return pd.DataFrame(rows)
 
 
-def _trained_by(run: RunResult) -> str:
-    """How the run was executed: the notebook through papermill, or archcompare.cli train without Jupyter."""
-    if run.env.get("trained_by"):
-        return run.env["trained_by"]
-    return "train.ipynb through papermill" if run.papermill else "—"
+def trained_by(run: RunResult) -> str:
+    """How the run was executed: the notebook (through papermill), or archcompare.cli train without Jupyter."""
+    by = run.record.env.trained_by
+    if run.papermill and by in ("train.ipynb", NOT_RECORDED):
+        return "train.ipynb through papermill"
+    return by
 
 
 def protocol_table(runs: Runs) -> pd.DataFrame:
     """The training protocol the runs used; where runs differ, every distinct value with its runs."""
 
     def config(name: str) -> Callable[[RunResult], Any]:
-        return lambda run: run.config.get(name)
+        return lambda run: run.record.config.get(name)
 
     def env(name: str) -> Callable[[RunResult], Any]:
-        return lambda run: run.env.get(name)
+        return lambda run: getattr(run.record.env, name)
 
     def subset(run: RunResult) -> str:
-        train, test = (run.config.get(f"{split}_per_class", 0) for split in ("train", "test"))
+        train, test = (run.record.config.get(f"{split}_per_class", 0) for split in ("train", "test"))
         return f"{train or 'all'} train / {test or 'all'} test"
 
     def classes(run: RunResult) -> str:
-        names = run.summary["classes"]
+        names = run.record.classes
         return f"{len(names)}: {', '.join(names)}" if len(names) <= 12 else f"{len(names)} classes"
 
     settings = [
-        ("data", lambda run: dataset_label(run.env.get("dataset_spec", ""), run.summary["classes"])),
+        ("data", lambda run: run.record.data.label),
         ("classes", classes),
-        ("images (train / test)", lambda run: f"{run.env['train_images']:,} / {run.env['test_images']:,}"),
+        ("images (train / test)", lambda run: f"{run.record.data.train_images:,} / {run.record.data.test_images:,}"),
         ("images per class (subset)", subset),
-        ("image shape", lambda run: "×".join(str(size) for size in run.env.get("image_shape", []))),
+        ("image shape", lambda run: "×".join(str(size) for size in run.record.data.image_shape)),
         ("stem", config("stem")),
         ("augmentation recipe", config("recipe")),
         ("optimizer", config("optimizer")),
@@ -157,7 +152,7 @@ def protocol_table(runs: Runs) -> pd.DataFrame:
         ("lr schedule", config("schedule")),
         ("warm-up epochs", config("warmup_epochs")),
         ("label smoothing", config("label_smoothing")),
-        ("epochs", lambda run: run.summary["epochs"]),
+        ("epochs", lambda run: run.record.epochs),
         ("batch size", config("batch_size")),
         ("precision (resolved)", env("precision")),
         ("channels last", config("channels_last")),
@@ -165,7 +160,7 @@ def protocol_table(runs: Runs) -> pd.DataFrame:
         ("deterministic kernels", config("deterministic")),
         ("device", env("device")),
     ]
-    rows = [(setting, _agreed(runs, value)) for setting, value in settings]
+    rows = [(setting, agreed(runs, value)) for setting, value in settings]
     seeds = "; ".join(f"{arch}: {', '.join(str(run.seed) for run in runs.of(arch))}" for arch in runs.architectures)
     rows.append(("seeds", seeds or "—"))
     return pd.DataFrame(rows, columns=["setting", "value"])
@@ -175,10 +170,10 @@ def provenance_table(runs: Runs) -> pd.DataFrame:
     """Where the results came from: code version, software, hardware, data identity and times."""
 
     def env(name: str) -> Callable[[RunResult], Any]:
-        return lambda run: run.env.get(name)
+        return lambda run: getattr(run.record.env, name)
 
     def commit(run: RunResult) -> str:
-        sha, dirty = run.env.get("git_commit"), run.env.get("git_dirty")
+        sha, dirty = run.record.env.git_commit, run.record.env.git_dirty
         if sha is None:
             return "not a git checkout"
         return f"{sha[:12]} ({'with uncommitted changes' if dirty else 'clean'})"
@@ -187,23 +182,24 @@ def provenance_table(runs: Runs) -> pd.DataFrame:
         return f"papermill {run.papermill.get('version', '')}".strip() if run.papermill else "not run by papermill"
 
     rows = [
-        ("git commit", _agreed(runs, commit)),
-        ("training code fingerprint", _agreed(runs, env("code_fingerprint"))),
-        ("python", _agreed(runs, env("python"))),
-        ("torch", _agreed(runs, env("torch"))),
-        ("torchvision", _agreed(runs, env("torchvision"))),
-        ("CUDA", _agreed(runs, env("cuda"))),
-        ("cuDNN", _agreed(runs, env("cudnn"))),
-        ("device name", _agreed(runs, env("device_name"))),
-        ("CPU count", _agreed(runs, env("cpu_count"))),
-        ("torch threads", _agreed(runs, env("torch_threads"))),
-        ("CPU capability", _agreed(runs, env("cpu_capability"))),
-        ("platform", _agreed(runs, env("platform"))),
-        ("dataset", _agreed(runs, lambda run: dataset_label(run.env.get("dataset_spec", ""), run.summary["classes"]))),
-        ("dataset fingerprint", _agreed(runs, env("dataset_fingerprint"))),
-        ("training notebook", _agreed(runs, papermill)),
-        ("first run started", min((run.env.get("started") or "" for run in runs.complete), default="") or "—"),
-        ("last run finished", max((run.env.get("finished") or "" for run in runs.complete), default="") or "—"),
+        ("git commit", agreed(runs, commit)),
+        ("training code version", agreed(runs, env("code_version"))),
+        ("training code source fingerprint", agreed(runs, env("source_fingerprint"))),
+        ("python", agreed(runs, env("python"))),
+        ("torch", agreed(runs, env("torch"))),
+        ("torchvision", agreed(runs, env("torchvision"))),
+        ("CUDA", agreed(runs, env("cuda"))),
+        ("cuDNN", agreed(runs, env("cudnn"))),
+        ("device name", agreed(runs, env("device_name"))),
+        ("CPU count", agreed(runs, env("cpu_count"))),
+        ("torch threads", agreed(runs, env("torch_threads"))),
+        ("CPU capability", agreed(runs, env("cpu_capability"))),
+        ("platform", agreed(runs, env("platform"))),
+        ("dataset", agreed(runs, lambda run: run.record.data.label)),
+        ("dataset fingerprint", agreed(runs, lambda run: run.record.data.fingerprint)),
+        ("training notebook", agreed(runs, papermill)),
+        ("first run started", min((run.record.env.started for run in runs.complete), default="—")),
+        ("last run finished", max((run.record.env.finished for run in runs.complete), default="—")),
     ]
     return pd.DataFrame(rows, columns=["item", "value"])
 

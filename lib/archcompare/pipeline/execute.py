@@ -1,0 +1,116 @@
+"""Train one planned run directory: ``train.ipynb`` through papermill, or in this process without Jupyter."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from ..config import LOCATION_FIELDS, RunConfig
+from ..errors import PipelineError
+from ..paths import ROOT, TRAIN_NOTEBOOK, outputs_dir
+from .notebooks import execute_notebook
+
+GPUS_VARIABLE = "ARCHCOMPARE_GPUS"  # make GPUS=0,1,...: the GPU ids runs may be pinned to, one run per id
+NOTEBOOK_RUNNER = "train.ipynb"
+PYTHON_RUNNER = "archcompare.cli train (no notebook)"
+
+
+def planned_parameters(directory: Path) -> dict:
+    return yaml.safe_load((Path(directory) / "params.yaml").read_text())
+
+
+@contextmanager
+def gpu_slot() -> Iterator[str | None]:
+    """Hold one of the GPUs listed in ``ARCHCOMPARE_GPUS`` for as long as a run takes.
+
+    ``make -jN GPUS=0,1`` starts up to N runs; each takes the first id no other run holds (a file
+    lock per id, released when its process ends, also when it is killed) and waits while every id
+    is taken. The run's process, or its kernel, sees only that GPU: ``CUDA_VISIBLE_DEVICES`` is
+    how CUDA is told, and it must be set before CUDA starts in the process that trains.
+    """
+    ids = [gpu.strip() for gpu in os.environ.get(GPUS_VARIABLE, "").split(",") if gpu.strip()]
+    if not ids:
+        yield None
+        return
+    from filelock import FileLock, Timeout
+
+    locks = outputs_dir() / ".gpu-slots"
+    locks.mkdir(parents=True, exist_ok=True)
+    while True:
+        for gpu in ids:
+            lock = FileLock(locks / (re.sub(r"[^\w.-]", "_", gpu) + ".lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+            try:
+                yield gpu
+            finally:
+                if previous is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = previous
+                lock.release()
+            return
+        time.sleep(1)
+
+
+def train_without_jupyter(directory: Path) -> None:
+    """Train one planned run directory in this process: the same files as ``execute_run`` but the notebook.
+
+    For cluster workers and schedulers without Jupyter; the report marks runs trained this way.
+    """
+    from ..training import train
+
+    parameters = planned_parameters(directory)
+    values = {key: parameters[key] for key in RunConfig.field_names()}
+    # The planned locations are relative to the repository, as papermill's working directory makes them.
+    values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
+    config = RunConfig.from_dict(values)
+    with gpu_slot():
+        record = train(config, resume=parameters["resume"], progress=parameters["progress"], trained_by=PYTHON_RUNNER)
+    print(
+        f"{record.arch}, seed {record.seed}: test accuracy {record.test_acc:.2%}, "
+        f"{record.timing.seconds_per_epoch:.1f} s per epoch"
+    )
+
+
+def execute_run(directory: Path) -> None:
+    """Execute ``train.ipynb`` for one planned run; the executed notebook lands only on success."""
+    with gpu_slot():
+        _execute_train_notebook(Path(directory))
+
+
+def _execute_train_notebook(directory: Path) -> None:
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    partial = directory / ".train.partial.ipynb"
+    failed = directory / "train.failed.ipynb"
+    failed.unlink(missing_ok=True)
+    try:
+        execute_notebook(TRAIN_NOTEBOOK, partial, planned_parameters(directory), log_output=True)
+    except BaseException as error:
+        if partial.exists():
+            os.replace(partial, failed)
+        if isinstance(error, papermill.PapermillExecutionError):
+            raise PipelineError(
+                f"run {directory.name} failed: {error.ename}: {error.evalue} (notebook: {failed})"
+            ) from None
+        if isinstance(error, DeadKernelError):
+            raise PipelineError(
+                f"run {directory.name}: its Jupyter kernel died before the run finished (killed, or out of memory); "
+                "finished epochs are checkpointed, and running the same make command again resumes from them"
+            ) from None
+        raise
+    os.replace(partial, directory / "train.ipynb")
+    if not (directory / "summary.json").exists():
+        raise PipelineError(f"run {directory.name} finished without writing summary.json")
