@@ -75,8 +75,8 @@ _report: $(SUMMARIES)
 $(PROFILE_DIR)/runs/%/summary.json:
 	@$(PY) -m archcompare.cli $(if $(filter python,$(RUNNER)),train,run) $(@D)
 
-bench: $(INSTALLED)  ## benchmark the blog's training loop against this package's (outputs/bench/; QUICK=1: machinery only)
-	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick)
+bench: $(INSTALLED)  ## benchmark the blog's loop against this package's (outputs/bench/; QUICK=1: machinery only; CONCURRENCY=<profile>: runs side by side)
+	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick) $(if $(CONCURRENCY),--concurrency '$(CONCURRENCY)')
 
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
 	$(PY) -m pytest

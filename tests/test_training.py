@@ -116,7 +116,8 @@ def test_runconfig_defaults_are_the_training_notebooks_parameters_cell():
     assert {key: cell[key] for key in defaults if key not in locations} == {
         key: value for key, value in defaults.items() if key not in locations
     }
-    assert set(cell) == set(defaults) | {"resume", "progress"}  # nothing else is a parameter
+    execution = {"resume", "progress", "step_mode", "device_shared_by"}  # how a run executes, not what it computes
+    assert set(cell) == set(defaults) | execution
     for key in locations:
         assert cell[key] == f"../{defaults[key]}"
 
@@ -370,3 +371,63 @@ def test_evaluation_uses_running_statistics_changes_no_state_and_scores_each_ima
         x = (images.float() / 255 - run.mean[None, :, None, None]) / run.std[None, :, None, None]
         alone = torch.cat([run.model(x[i : i + 1]).softmax(1) for i in range(3)])
     np.testing.assert_allclose(first.probabilities[:3], alone.numpy(), rtol=1e-4, atol=1e-6)
+
+
+# --- captured steps (CUDA graphs) ---
+
+
+def test_step_mode_is_eager_on_a_cpu_and_a_cuda_graph_is_refused_there_in_one_line(tmp_path, separable_folder):
+    config = tiny_config(separable_folder, tmp_path, epochs=1)
+    record = train(config, **quiet)  # step_mode="auto"
+    assert record.env.step_mode == "eager" and record.env.device_shared_by == 1
+    with pytest.raises(TrainingError, match=r"step_mode='cuda-graph' cannot be used here: it needs a CUDA device"):
+        train(config.replace(output_dir=str(tmp_path / "graph")), step_mode="cuda-graph", **quiet)
+    with pytest.raises(
+        TrainingError, match=r"step_mode='graphs' is not allowed: choose one of auto, eager, cuda-graph"
+    ):
+        train(config.replace(output_dir=str(tmp_path / "bad")), step_mode="graphs", **quiet)
+
+
+CAPTURE_STEPS = 256  # "a few hundred steps": 8 epochs of 1,000 images at batch 32 (31 full batches, one of 8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision, recipe", [("fp32", "blog"), ("bf16", "standard")])
+def test_captured_steps_compute_what_eager_steps_compute(tmp_path, precision, recipe):
+    """The same weights and batches, stepped eagerly and replayed from a CUDA graph: the same losses and weights.
+
+    Deterministic kernels, so eager twice gives the same bits; the graph replays the eager kernels, so the
+    tolerances only allow for the reduction order of a different cuDNN algorithm choice: 1e-5 relative on
+    each epoch's loss and 1e-4 of each weight tensor's norm in fp32, ten times that in bf16 (8 bits of mantissa).
+    """
+    from archcompare.config import RunConfig
+    from archcompare.probe import synthetic_dataset
+    from archcompare.training import epoch_batches, prepare_run
+    from archcompare.training.steps import CapturedSteps, EagerSteps
+
+    config = RunConfig(
+        arch="resnet50", recipe=recipe, precision=precision, batch_size=32, channels_last=precision == "bf16",
+        train_per_class=0, test_per_class=0, lr=0.01, epochs=8, device="cuda", deterministic=True,
+        output_dir=str(tmp_path),
+    )  # fmt: skip
+    dataset = synthetic_dataset(train=1000, test=100)
+    results = {}
+    for steps_class in (EagerSteps, CapturedSteps):
+        run = prepare_run(config, log=lambda message: None, dataset=dataset)
+        steps = steps_class(run, run.model)
+        losses = []
+        for _ in range(config.epochs):
+            steps.start_epoch()
+            for index, augmentation in epoch_batches(run):
+                steps.step(index, augmentation)
+            losses.append(steps.totals()[0].item() / len(dataset.train_labels))
+        results[steps_class.mode] = losses, {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    scale = 1 if precision == "fp32" else 10
+    (eager_losses, eager_state), (graph_losses, graph_state) = results["eager"], results["cuda-graph"]
+    assert graph_losses == pytest.approx(eager_losses, rel=1e-5 * scale)
+    for name, eager_value in eager_state.items():
+        if eager_value.is_floating_point():
+            difference = (graph_state[name] - eager_value).norm() / eager_value.norm().clamp_min(1e-12)
+            assert difference <= 1e-4 * scale, name
+        else:
+            assert torch.equal(graph_state[name], eager_value), name

@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from .training.device import (
     peak_memory_bytes,
     resolve_device,
     resolve_precision,
+    synchronize,
 )
 from .training.evaluate import evaluate
 
@@ -113,7 +115,7 @@ class ProjectLoop:
             test_per_class=0,
             output_dir=str(workdir),
         )
-        self.step = TrainingSteps(config, dataset)
+        self.step = TrainingSteps(config, dataset, step_mode="eager")
         self.run = self.step.run
         self.batch_size = batch_size
 
@@ -211,6 +213,91 @@ def bench_architecture(
     }
 
 
+# The two conditions the comparison is timed under: the blog's loop, and the full profile's.
+STEP_CONDITIONS = {
+    "blog (fp32, batch 32, default layout)": dict(precision="fp32", batch_size=32, channels_last=False, recipe="blog"),
+    "full (bf16, batch 512, channels_last)": dict(
+        precision="bf16", batch_size=512, channels_last=True, recipe="standard"
+    ),
+}
+# torch.compile's own ways of cutting launch overhead, measured beside the plain CUDA graph for
+# ResNet-50 at the blog's batch, where launches are the bottleneck; compile time counts as setup.
+COMPILE_MODES = ("reduce-overhead", "max-autotune")
+SETUP_STEPS = 3  # steps whose time counts as setup: a compiled model compiles during its first steps
+
+
+def bench_step_modes(device: torch.device, log: Callable[[str], None], quick: bool = False) -> list[dict[str, Any]]:
+    """Eager against captured steps (and torch.compile's modes) under the blog's and the full profile's conditions.
+
+    Each row: images/s of the training loop's own steps after setup, and the setup itself (capture or
+    compilation plus the first steps), which a session on a lent GPU pays too. On a CPU only the
+    eager rows exist (in fp32 where bf16 is not native); QUICK=1 checks the machinery on tiny images.
+    """
+    rows = []
+    for condition, settings in STEP_CONDITIONS.items():
+        settings = dict(settings)
+        if device.type != "cuda":
+            settings["precision"] = resolve_precision("auto", device) if settings["precision"] == "bf16" else "fp32"
+        if quick:
+            settings["batch_size"] = 8
+        for arch in ARCHS:
+            modes = [("eager", None), ("cuda-graph", None)] if device.type == "cuda" else [("eager", None)]
+            if device.type == "cuda" and arch == "resnet50" and condition.startswith("blog"):
+                modes += [("eager", mode) for mode in COMPILE_MODES]
+            for step_mode, compile_mode in modes:
+                row = _bench_step_mode(arch, settings, step_mode, compile_mode, device, quick)
+                row.update(condition=condition, arch=arch)
+                log(
+                    f"{condition}, {arch}, {row['mode']}: {row['images_per_second']:.1f} img/s "
+                    f"after {row['setup_seconds']:.1f} s of setup"
+                )
+                rows.append(row)
+    return rows
+
+
+def _bench_step_mode(
+    arch: str, settings: dict, step_mode: str, compile_mode: str | None, device: torch.device, quick: bool
+) -> dict[str, Any]:
+    batch = settings["batch_size"]
+    dataset = synthetic_dataset(train=batch * 8, test=batch, size=(16, 16) if quick else (32, 32))
+    with tempfile.TemporaryDirectory() as workdir:
+        config = RunConfig(
+            arch=arch, device=device.type, train_per_class=0, test_per_class=0, output_dir=workdir, **settings
+        )
+        timer = time.perf_counter()
+        steps = TrainingSteps(config, dataset, step_mode, compile=compile_mode)
+        for _ in range(SETUP_STEPS):
+            steps()
+        synchronize(device)
+        setup = time.perf_counter() - timer
+        measured = 2 if quick else (20 if batch >= 256 else 100)
+        rate = statistics.median(images_per_second(steps, batch, measured, device) for _ in range(1 if quick else 3))
+        mode = f"torch.compile {compile_mode}" if compile_mode else steps.steps.mode
+        precision = steps.run.precision  # as resolved: a CPU without native bf16 runs fp32
+        return {
+            "mode": mode,
+            "images_per_second": rate,
+            "setup_seconds": setup,
+            "batch_size": batch,
+            "precision": precision,
+        }
+
+
+def step_modes_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| conditions | precision here | architecture | steps | img/s | setup (s) | vs eager |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
+    eager = {(row["condition"], row["arch"]): row["images_per_second"] for row in rows if row["mode"] == "eager"}
+    for row in rows:
+        ratio = row["images_per_second"] / eager[(row["condition"], row["arch"])]
+        lines.append(
+            f"| {row['condition']} | {row['precision']} | {row['arch']} | {row['mode']} | {row['images_per_second']:.1f} "
+            f"| {row['setup_seconds']:.1f} | {ratio:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     device = resolve_device("auto")
     precision = resolve_precision("auto", device)
@@ -243,6 +330,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
         results[arch] = result
+    step_modes = bench_step_modes(device, log, quick)
     report = {
         "created": now(),
         "device": str(device),
@@ -254,13 +342,14 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         "repeats": repeats,
         "steps": steps,
         "architectures": results,
+        "step_modes": step_modes,
         "env": environment(device),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     # A quick check never overwrites a device's published table (the README shows bench-<device>.md).
     stem = f"bench-{device.type}-quick" if quick else f"bench-{device.type}"
     write_json(output_dir / f"{stem}.json", report)
-    table = markdown_table(report)
+    table = markdown_table(report) + "\n" + step_modes_table(step_modes)
     if quick:
         table = "QUICK CHECK of the machinery (one step per measurement): these numbers measure nothing.\n\n" + table
     write_text(output_dir / f"{stem}.md", table)
@@ -295,5 +384,36 @@ def main(argv: list[str] | None = None) -> None:
         "--output-dir", type=Path, default=Path(os.environ.get("ARCHCOMPARE_OUTPUTS", "outputs")) / "bench"
     )
     parser.add_argument("--quick", action="store_true", help="one step per measurement: checks the machinery only")
+    parser.add_argument(
+        "--concurrency", metavar="PROFILE", help="only measure 1, 2 and 3 of PROFILE's first run side by side"
+    )
     args = parser.parse_args(argv)
-    run_benchmark(args.output_dir, quick=args.quick)
+    if args.concurrency:
+        measure_concurrency(args.concurrency, args.output_dir)
+    else:
+        run_benchmark(args.output_dir, quick=args.quick)
+
+
+def measure_concurrency(
+    profile: str, output_dir: Path, counts: tuple[int, ...] = (1, 2, 3), steps: int = 20, start_delay: float = 20
+) -> dict[str, Any]:
+    """Whether runs of a profile may share this GPU: their aggregate rate 1, 2, 3 at a time (pipeline.session)."""
+    from .pipeline.plan import plan
+    from .pipeline.session import device_slug
+    from .probe import concurrent_speeds
+
+    config = plan(profile, log=lambda message: None, allow_long=True)[0].config
+    device = resolve_device(config.device)
+    speeds = concurrent_speeds(config, counts, steps, start_delay)
+    name = environment(device)["device_name"]
+    result = {
+        "created": now(),
+        "device_name": name,
+        "profile": profile,
+        "config": config.to_dict(),
+        "steps": steps,
+        "aggregate_images_per_second": {str(k): v for k, v in speeds.items()},
+    }
+    write_json(output_dir / f"concurrency-{device_slug(name)}.json", result)
+    print(", ".join(f"{k} at once: {v:,.0f} img/s in all" for k, v in speeds.items()))
+    return result

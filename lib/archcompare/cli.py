@@ -32,7 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("profile")
     bench = steps.add_parser("bench", help="benchmark the blog's loop against the project's")
     bench.add_argument("--quick", action="store_true", help="one step per measurement (checks the machinery)")
+    bench.add_argument("--concurrency", metavar="PROFILE", help="measure 1, 2, 3 runs of PROFILE side by side")
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
+    session = steps.add_parser("session-plan", help="choose the queued runs that fit the GPU time left")
+    session.add_argument("--queue", required=True, help="profile:run items, separated by spaces, in priority order")
+    session.add_argument("--budget", type=float, required=True, help="seconds of device time left for the runs")
+    session.add_argument("--data", default="", help="dataset spec for the runs (Make's DATA)")
+    session.add_argument("--device-name", default="", help="the GPU model (default: this machine's device)")
+    session.add_argument("--probe", action="store_true", help="time a few steps here where no committed run says")
+    session.add_argument("--queue-file", type=Path, help="write the runs to start here, one a line")
+    session.add_argument("--share", default="", help="profiles trained for accuracy only, which may share the GPU")
     args = parser.parse_args(argv)
 
     # When a run is interrupted while papermill waits on its kernel, nbclient's cell task can end later with
@@ -80,10 +89,38 @@ def _run_step(args: argparse.Namespace) -> None:
         from .report.readme import update_readme
 
         update_readme()
+    elif args.step == "session-plan":
+        _plan_session(args)
     elif args.step == "bench":
         from .bench import main as bench_main
 
-        bench_main(["--quick"] if args.quick else [])
+        bench_main(["--quick"] * args.quick + (["--concurrency", args.concurrency] if args.concurrency else []))
+
+
+def _plan_session(args: argparse.Namespace) -> None:
+    from .pipeline.session import plan_session, write_queue
+
+    device_name = args.device_name
+    if not device_name:
+        from .provenance import environment
+        from .training.device import resolve_device
+
+        device_name = environment(resolve_device("auto"))["device_name"]
+    probe = None
+    if args.probe:
+        import torch
+
+        from .probe import measure_training_speed
+
+        def probe(run):
+            return measure_training_speed(run.config, steps=20 if torch.cuda.is_available() else 2)
+
+    session = plan_session(
+        args.queue.split(), args.budget, device_name, args.data or None, probe, shareable=tuple(args.share.split())
+    )
+    print(f"on {device_name}: {session.summary()}")
+    if args.queue_file:
+        write_queue(session, args.queue_file)
 
 
 def _flag(value: str) -> bool:

@@ -85,6 +85,9 @@ class Environment:
     started: str
     finished: str
     resumed_from_epoch: int | None
+    # Added after schema 2 began; a record without them was trained eagerly, alone on its device.
+    step_mode: str = "eager"  # eager | cuda-graph (training.steps); several joined by + after a resume
+    device_shared_by: int = 1  # runs let onto the device at once; above 1 its timing is compared with nothing
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ def _build(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise RecordError(f"{where}: expected an object for {cls.__name__}, found {type(value).__name__}")
     names = {f.name for f in fields(cls)}
-    unknown, missing = sorted(set(value) - names), sorted(names - set(value))
+    required = {f.name for f in fields(cls) if f.default is dataclasses.MISSING}
+    unknown, missing = sorted(set(value) - names), sorted(required - set(value))
     if unknown or missing:
         problems = [f"unknown field(s) {', '.join(unknown)}"] * bool(unknown)
         problems += [f"missing field(s) {', '.join(missing)}"] * bool(missing)

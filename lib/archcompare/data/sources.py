@@ -37,6 +37,7 @@ _CIFAR = {
         names_key="label_names",
         labels_key="labels",
         train_per_class=5000,
+        test_per_class=1000,
         classes=10,
     ),
     "cifar100": dict(
@@ -47,6 +48,7 @@ _CIFAR = {
         names_key="fine_label_names",
         labels_key="fine_labels",
         train_per_class=500,
+        test_per_class=100,
         classes=100,
     ),
 }
@@ -322,13 +324,13 @@ def _read_cache(spec: str, path: Path) -> Dataset:
         )
 
 
-def training_images_per_class(spec: DatasetSpec) -> list[int]:
-    """How many training images each class has, counted without decoding anything."""
+def images_per_class(spec: DatasetSpec, split: str = "train") -> list[int]:
+    """How many images each class has in a split (train or test), counted without decoding anything."""
     if not spec.is_imagefolder:
         layout = _CIFAR[spec.kind]
-        return [layout["train_per_class"]] * layout["classes"]
+        return [layout[f"{split}_per_class"]] * layout["classes"]
     files = imagefolder_files(spec.path)
-    return list(Counter(Path(f.path).parent.name for f in files if Path(f.path).parent.parent.name == "train").values())
+    return list(Counter(Path(f.path).parent.name for f in files if Path(f.path).parent.parent.name == split).values())
 
 
 def image_size(spec: DatasetSpec) -> tuple[int, int]:

@@ -26,25 +26,27 @@ def planned_parameters(directory: Path) -> dict:
 
 
 @contextmanager
-def gpu_slot() -> Iterator[str | None]:
-    """Hold one of the GPUs listed in ``ARCHCOMPARE_GPUS`` for as long as a run takes.
+def gpu_slot() -> Iterator[int]:
+    """Hold one of the GPU slots listed in ``ARCHCOMPARE_GPUS`` for as long as a run takes; yields the
+    number of slots on that GPU (1 when no GPUs are listed).
 
-    ``make -jN GPUS=0,1`` starts up to N runs; each takes the first id no other run holds (a file
-    lock per id, released when its process ends, also when it is killed) and waits while every id
-    is taken. The run's process, or its kernel, sees only that GPU: ``CUDA_VISIBLE_DEVICES`` is
-    how CUDA is told, and it must be set before CUDA starts in the process that trains.
+    ``make -jN GPUS=0,1`` starts up to N runs; each takes the first slot no other run holds (a file
+    lock per slot, released when its process ends, also when it is killed) and waits while every
+    slot is taken. An id listed twice (``GPUS=0,0``) lets two runs share that GPU: trained for
+    accuracy, their timings are not compared. The run's process, or its kernel, sees only its GPU:
+    ``CUDA_VISIBLE_DEVICES`` is how CUDA is told, and it must be set before CUDA starts there.
     """
     ids = [gpu.strip() for gpu in os.environ.get(GPUS_VARIABLE, "").split(",") if gpu.strip()]
     if not ids:
-        yield None
+        yield 1
         return
     from filelock import FileLock, Timeout
 
     locks = outputs_dir() / ".gpu-slots"
     locks.mkdir(parents=True, exist_ok=True)
     while True:
-        for gpu in ids:
-            lock = FileLock(locks / (re.sub(r"[^\w.-]", "_", gpu) + ".lock"))
+        for slot, gpu in enumerate(ids):
+            lock = FileLock(locks / (re.sub(r"[^\w.-]", "_", gpu) + f".{slot}.lock"))
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -52,7 +54,7 @@ def gpu_slot() -> Iterator[str | None]:
             previous = os.environ.get("CUDA_VISIBLE_DEVICES")
             os.environ["CUDA_VISIBLE_DEVICES"] = gpu
             try:
-                yield gpu
+                yield ids.count(gpu)
             finally:
                 if previous is None:
                     os.environ.pop("CUDA_VISIBLE_DEVICES", None)
@@ -75,8 +77,15 @@ def train_without_jupyter(directory: Path) -> None:
     # The planned locations are relative to the repository, as papermill's working directory makes them.
     values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
     config = RunConfig.from_dict(values)
-    with gpu_slot():
-        record = train(config, resume=parameters["resume"], progress=parameters["progress"], trained_by=PYTHON_RUNNER)
+    with gpu_slot() as shared_by:
+        record = train(
+            config,
+            resume=parameters["resume"],
+            progress=parameters["progress"],
+            trained_by=PYTHON_RUNNER,
+            step_mode=parameters.get("step_mode", "auto"),
+            device_shared_by=shared_by,
+        )
     print(
         f"{record.arch}, seed {record.seed}: test accuracy {record.test_acc:.2%}, "
         f"{record.timing.seconds_per_epoch:.1f} s per epoch"
@@ -85,11 +94,11 @@ def train_without_jupyter(directory: Path) -> None:
 
 def execute_run(directory: Path) -> None:
     """Execute ``train.ipynb`` for one planned run; the executed notebook lands only on success."""
-    with gpu_slot():
-        _execute_train_notebook(Path(directory))
+    with gpu_slot() as shared_by:
+        _execute_train_notebook(Path(directory), shared_by)
 
 
-def _execute_train_notebook(directory: Path) -> None:
+def _execute_train_notebook(directory: Path, shared_by: int) -> None:
     import papermill
     from nbclient.exceptions import DeadKernelError
 
@@ -97,7 +106,8 @@ def _execute_train_notebook(directory: Path) -> None:
     failed = directory / "train.failed.ipynb"
     failed.unlink(missing_ok=True)
     try:
-        execute_notebook(TRAIN_NOTEBOOK, partial, planned_parameters(directory), log_output=True)
+        parameters = {**planned_parameters(directory), "device_shared_by": shared_by}
+        execute_notebook(TRAIN_NOTEBOOK, partial, parameters, log_output=True)
     except BaseException as error:
         if partial.exists():
             os.replace(partial, failed)

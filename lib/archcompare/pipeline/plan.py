@@ -29,7 +29,7 @@ from ..errors import ArchCompareError, ConfigError, PipelineError, RecordError
 from ..files import write_atomic, write_json, write_text
 from ..paths import data_dir, outputs_dir, shown
 from ..record import DataIdentity, RunRecord, read_record
-from .profiles import Profile, load_profile
+from .profiles import EXECUTION_PARAMETERS, Profile, load_profile
 
 RUN_FILES = ("train.ipynb", "history.csv", "predictions.npz", "summary.json")  # summary.json last: it marks completion
 REMEMBERED_DATA = ".data"  # per profile, git-ignored: the DATA its runs were last planned with on this machine
@@ -103,9 +103,11 @@ def plan(
         for seed in profile.seeds:
             name = f"{arch}-seed{seed}"
             directory = profile_dir / "runs" / name
+            execution = {key: profile.parameters.get(key, default) for key, default in EXECUTION_PARAMETERS.items()}
+            settings = {key: value for key, value in profile.parameters.items() if key not in EXECUTION_PARAMETERS}
             values = {
                 **RunConfig().to_dict(),
-                **profile.parameters,
+                **settings,
                 "arch": arch,
                 "seed": seed,
                 "dataset": dataset,
@@ -116,7 +118,7 @@ def plan(
                 config = RunConfig.from_dict(values)
             except ConfigError as error:
                 raise PipelineError(f"profile {profile_name!r}, run {name}: {error}") from None
-            parameters = {**values, "resume": True, "progress": "lines"}
+            parameters = {**values, **execution, "resume": True, "progress": "lines"}
             stale, kept = _stale_reason(directory, config, planned_data, retrain)
             planned.append(PlannedRun(name, directory, parameters, config, stale, kept))
 
@@ -297,7 +299,7 @@ def _leave_out_long_training(
         return planned
     override = os.environ.get(LONG_SECONDS_VARIABLE)
     limit = float(override) if override else LONG_TRAINING_SECONDS
-    images = {run.name: run.config.epochs * training_images(run.config) for run in to_train}
+    images = {run.name: run.config.epochs * images_used(run.config) for run in to_train}
     if not override and sum(images.values()) < LONG_CHECK_IMAGES:
         return planned
     from ..probe import measure_training_speed
@@ -320,13 +322,14 @@ def _leave_out_long_training(
     return [run for run in planned if not run.stale_reason]
 
 
-def training_images(config: RunConfig) -> int:
-    """How many training images one epoch of ``config`` sees, counted without decoding anything."""
-    from ..data.sources import training_images_per_class
+def images_used(config: RunConfig, split: str = "train") -> int:
+    """How many images of a split (train or test) ``config`` uses, counted without decoding anything."""
+    from ..data.sources import images_per_class
 
-    per_class = training_images_per_class(config.dataset_spec)
-    if config.train_per_class:
-        return sum(min(config.train_per_class, count) for count in per_class)
+    per_class = images_per_class(config.dataset_spec, split)
+    subset = config.train_per_class if split == "train" else config.test_per_class
+    if subset:
+        return sum(min(subset, count) for count in per_class)
     return sum(per_class)
 
 

@@ -20,6 +20,8 @@ PROFILE_KEYS = ("description", "architectures", "seeds", "parameters")
 # Config fields the pipeline sets for each run: a profile chooses them through `architectures` and
 # `seeds`, or not at all.
 SET_PER_RUN = ("arch", "seed", "output_dir", "data_dir")
+# Notebook parameters that change how a run executes, not what it computes, which a profile may set.
+EXECUTION_PARAMETERS = {"step_mode": "auto"}
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def load_profile(name: str) -> Profile:
     parameters = profile.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise PipelineError(f"profile {path}: 'parameters' must be a mapping of notebook parameters")
-    allowed = sorted(set(RunConfig.field_names()) - set(SET_PER_RUN))
+    allowed = sorted((set(RunConfig.field_names()) - set(SET_PER_RUN)) | set(EXECUTION_PARAMETERS))
     for key in parameters:
         if key not in allowed:
             raise PipelineError(

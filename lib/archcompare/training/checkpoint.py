@@ -20,6 +20,7 @@ def save_checkpoint(run: Run, path: Path) -> None:
         "data_fingerprint": run.dataset.fingerprint,
         "epoch": len(run.history),
         "history": run.history,
+        "step_modes": run.step_modes,
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict(),
@@ -65,5 +66,6 @@ def restore_checkpoint(run: Run, path: Path, log: Callable[[str], None]) -> bool
     if state["rng"]["cuda"] and run.device.type == "cuda":
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     run.history = list(state["history"])
+    run.step_modes = list(state.get("step_modes", ["eager"]))
     run.resumed_from_epoch = state["epoch"]
     return True

@@ -33,10 +33,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native_bf16 else "fp32"
 
 
-def autocast(device: torch.device, precision: str):
+def autocast(device: torch.device, precision: str, cache_enabled: bool = True):
+    """Mixed precision as resolved; ``cache_enabled=False`` inside a CUDA graph capture (autocast's docs)."""
     if precision == "fp32":
         return nullcontext()
-    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision])
+    return torch.autocast(device.type, dtype=AUTOCAST_DTYPES[precision], cache_enabled=cache_enabled)
 
 
 def memory_format(channels_last: bool) -> torch.memory_format:

@@ -38,7 +38,8 @@ from .checkpoint import restore_checkpoint, save_checkpoint
 from .device import Timer, peak_memory_bytes
 from .evaluate import Evaluation, evaluate
 from .run import Run, epoch_batches, prepare_run
-from .step import train_step, warm_up
+from .step import warm_up
+from .steps import EagerSteps, make_steps
 
 HISTORY_COLUMNS = (
     "epoch",
@@ -62,6 +63,8 @@ def train(
     progress: str = "auto",
     log: Callable[[str], None] = print,
     trained_by: str = DIRECT_CALL,
+    step_mode: str = "auto",
+    device_shared_by: int = 1,
 ) -> RunRecord:
     """Train one run and write its run directory; returns its record.
 
@@ -69,6 +72,10 @@ def train(
     ``progress``: ``bar`` (tqdm), ``lines`` (one line per epoch, for logs and papermill),
     ``none``, or ``auto`` (a bar when interactive, else lines).
     ``trained_by``: what called this, for the record (the notebook, the no-Jupyter runner).
+    ``step_mode``: ``auto`` (a CUDA graph on a GPU, eager elsewhere), ``eager`` or ``cuda-graph``;
+    it changes the speed, not what is computed (``training.steps``).
+    ``device_shared_by``: how many runs were let onto this device at once (``make GPUS=0,0``: 2); a
+    run that shared its device is trained for accuracy, and its timing is compared with nothing.
     """
     if progress not in ("auto", "bar", "lines", "none"):
         raise TrainingError(f"progress={progress!r} is not allowed: choose one of auto, bar, lines, none")
@@ -97,11 +104,15 @@ def train(
         torch.cuda.reset_peak_memory_stats(run.device)
     model = torch.compile(run.model) if config.compile else run.model
 
-    final_eval = None
+    final_eval, steps = None, None
     with sigterm_as_keyboard_interrupt():
         for epoch in range(len(run.history) + 1, config.epochs + 1):
+            if steps is None:  # once per process, before the first timed step
+                warm_up(run, model)
+                steps = make_steps(run, model, step_mode, log)
+                run.step_modes.append(steps.mode)
             try:
-                row, final_eval = run_epoch(run, model, epoch, progress)
+                row, final_eval = run_epoch(run, model, steps, epoch, progress)
             except KeyboardInterrupt:
                 done = len(run.history)
                 log(
@@ -117,9 +128,8 @@ def train(
 
     if final_eval is None:  # resumed after the last epoch: evaluate the restored model again
         final_eval = evaluate(run, model)
-    record = build_record(
-        run, final_eval, params, macs, {**env, "trained_by": trained_by}, started, time.perf_counter() - wall_start
-    )
+    env.update(trained_by=trained_by, device_shared_by=device_shared_by)
+    record = build_record(run, final_eval, params, macs, env, started, time.perf_counter() - wall_start)
     labels = run.dataset.test_labels.cpu().numpy()
     write_atomic(
         out / "predictions.npz",
@@ -131,28 +141,22 @@ def train(
     return record
 
 
-def run_epoch(run: Run, model: nn.Module, epoch: int, progress: str) -> tuple[dict[str, float], Evaluation]:
+def run_epoch(
+    run: Run, model: nn.Module, steps: EagerSteps, epoch: int, progress: str
+) -> tuple[dict[str, float], Evaluation]:
     """Train one epoch and evaluate: the epoch's history row and the evaluation."""
     config, device = run.config, run.device
-    images, labels = run.dataset.train_images, run.dataset.train_labels
-    count = len(labels)
-    batches = epoch_batches(run)
-    loss_sum = torch.zeros((), device=device)
-    ce_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    count = len(run.dataset.train_labels)
     bar = _progress_bar(run.steps_per_epoch, f"epoch {epoch}/{config.epochs}") if progress == "bar" else None
-    if epoch == 1 + (run.resumed_from_epoch or 0):
-        warm_up(run, model)  # once per process, before the first timed step
+    steps.start_epoch()
     timer = Timer(device)
     model.train()
-    for index, augmentation in batches:
-        loss, ce, correct_in_batch, lr = train_step(run, model, images[index], labels[index], augmentation)
-        loss_sum += loss * len(index)
-        ce_sum += ce * len(index)
-        correct += correct_in_batch
+    for index, augmentation in epoch_batches(run):
+        lr = steps.step(index, augmentation)
         if bar is not None:
             bar.update(1)
     train_seconds = timer.seconds()  # every step of the epoch, and nothing else
+    loss_sum, ce_sum, correct = steps.totals()
     train_loss = loss_sum.item() / count  # the epoch's one host synchronisation
     train_ce = ce_sum.item() / count
     train_acc = correct.item() / count
@@ -231,6 +235,7 @@ def build_record(
             started=started,
             finished=now(),
             resumed_from_epoch=run.resumed_from_epoch,
+            step_mode="+".join(dict.fromkeys(run.step_modes)) or "eager",
         ),
     )
 

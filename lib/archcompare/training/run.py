@@ -36,6 +36,7 @@ class Run:
     generator: torch.Generator  # shuffling and augmentation; CPU, so every device draws the same
     history: list[dict[str, float]] = field(default_factory=list)
     resumed_from_epoch: int | None = None
+    step_modes: list[str] = field(default_factory=list)  # how its epochs' steps ran: eager, cuda-graph
 
     @property
     def memory_format(self) -> torch.memory_format:
