@@ -29,7 +29,7 @@ export ARCHCOMPARE_GPUS := $(GPUS)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-.PHONY: help install wheels plan report runs bench test golden lint clean lab _runs _report
+.PHONY: help install wheels plan report runs bench penalty test golden lint clean lab _runs _report
 
 help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
@@ -80,6 +80,9 @@ bench: $(INSTALLED)  ## benchmark the blog's loop against this package's (output
 
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
 	$(PY) -m pytest
+
+penalty: $(INSTALLED)  ## on a GPU with airbench installed: what DATA (a CIFAR-10 copy) costs in accuracy (RUNS=10)
+	@$(PY) -m archcompare.cli data-penalty --data '$(DATA)' --runs $(or $(RUNS),10)
 
 golden: $(INSTALLED)  ## after raising TRAINING_CODE_VERSION: record the golden run anew (tests/golden/training.json)
 	$(PY) tests/golden.py --write

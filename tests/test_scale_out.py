@@ -26,6 +26,12 @@ def test_make_bench_writes_a_table_per_device(tmp_path):
         assert row["blog_loop"] > 0 and row["project_loop"] > 0 and row["bare_model"] > 0
         assert row["speedup"] == pytest.approx(row["project_loop"] / row["blog_loop"])
     assert "blog loop, batch 32 (img/s)" in table and "of matmul peak" in table
+    # Eager against captured steps under both conditions; a CPU has only the eager rows.
+    assert [(row["condition"].split()[0], row["arch"], row["mode"]) for row in result["step_modes"]] == [
+        (condition, arch, "eager") for condition in ("blog", "full") for arch in ("resnet50", "resnext50_32x4d")
+    ]
+    assert all(row["images_per_second"] > 0 and row["setup_seconds"] > 0 for row in result["step_modes"])
+    assert "| conditions | precision here | architecture | steps |" in table
 
 
 def test_train_notebook_runs_by_hand_and_computes_what_train_computes_for_its_config(tmp_path, images):
@@ -72,11 +78,16 @@ def test_train_notebook_runs_by_hand_and_computes_what_train_computes_for_its_co
     pd.testing.assert_frame_equal(notebook_history, direct_history)
 
 
-def spans(outputs: Path, profile: str) -> dict[str, tuple[str, str, str]]:
+def spans(outputs: Path, profile: str) -> dict[str, tuple[str, str, str, int]]:
     result = {}
     for path in sorted((outputs / profile / "runs").glob("*/summary.json")):
         env = json.loads(path.read_text())["env"]
-        result[path.parent.name] = (env["started"], env["finished"], env["cuda_visible_devices"])
+        result[path.parent.name] = (
+            env["started"],
+            env["finished"],
+            env["cuda_visible_devices"],
+            env["device_shared_by"],
+        )
     return result
 
 
@@ -85,14 +96,23 @@ def test_gpus_pins_each_concurrent_run_to_its_own_id(tmp_path, images, profiles)
     data = f"DATA=imagefolder:{images}"
     two = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a,gpu-b", outputs=tmp_path / "two", env=env)
     assert two.returncode == 0, two.stdout + two.stderr
-    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "two", "pair").values()
+    (a_start, a_end, a_gpu, a_shared), (b_start, b_end, b_gpu, b_shared) = spans(tmp_path / "two", "pair").values()
     assert {a_gpu, b_gpu} == {"gpu-a", "gpu-b"}  # each kernel saw its own id, recorded in provenance
+    assert a_shared == b_shared == 1
     # One id for two runs: the second waits. Checked without Jupyter (RUNNER=python), which pins the same way.
     one = make("-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a", "RUNNER=python", outputs=tmp_path / "one", env=env)
     assert one.returncode == 0, one.stdout + one.stderr
-    (a_start, a_end, a_gpu), (b_start, b_end, b_gpu) = spans(tmp_path / "one", "pair").values()
-    assert a_gpu == b_gpu == "gpu-a"
+    (a_start, a_end, a_gpu, a_shared), (b_start, b_end, b_gpu, b_shared) = spans(tmp_path / "one", "pair").values()
+    assert a_gpu == b_gpu == "gpu-a" and a_shared == b_shared == 1
     assert a_end <= b_start or b_end <= a_start  # one id: the second run waited for the first
+    # An id listed twice: two runs share that GPU at once, and their records say so (timings not compared).
+    shared = make(
+        "-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a,gpu-a", "RUNNER=python", outputs=tmp_path / "sh", env=env
+    )
+    assert shared.returncode == 0, shared.stdout + shared.stderr
+    (a_start, a_end, a_gpu, a_shared), (b_start, b_end, b_gpu, b_shared) = spans(tmp_path / "sh", "pair").values()
+    assert a_gpu == b_gpu == "gpu-a" and a_shared == b_shared == 2
+    assert a_start < b_end and b_start < a_end  # side by side
 
 
 def test_a_slurm_job_array_trains_each_planned_run_without_jupyter(tmp_path, images, profiles):

@@ -72,9 +72,11 @@ def install(venv_dir: Path, torch_mode: str, wheels: Path | None, requirements: 
     if torch_mode == "system":
         site_dir = check_system_torch()
         reuse = installed_here()  # every distribution the machine's Python already has
-    to_install = [line for name, line in pins.items() if normalize(name) not in reuse]
+    # setuptools builds the editable install inside the venv, where the copy `venv` itself may have put
+    # (Python 3.11's ensurepip: setuptools 65, which cannot build it offline) comes before the machine's.
+    to_install = [line for name, line in pins.items() if normalize(name) not in reuse or normalize(name) == "setuptools"]
     if torch_mode == "system":
-        kept = sorted(name for name in pins if normalize(name) in reuse)
+        kept = sorted(name for name in pins if normalize(name) in reuse and normalize(name) != "setuptools")
         print(f"reusing this Python's {', '.join(kept)}")
 
     python = venv_dir / "bin" / "python"

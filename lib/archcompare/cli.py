@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="one step per measurement (checks the machinery)")
     bench.add_argument("--concurrency", metavar="PROFILE", help="measure 1, 2, 3 runs of PROFILE side by side")
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
+    penalty = steps.add_parser("data-penalty", help="train airbench94 on a CIFAR-10 copy: what the copy costs")
+    penalty.add_argument("--data", required=True, help="the copy, as DATA: imagefolder:<path>")
+    penalty.add_argument("--runs", type=int, default=10, help="how many airbench94 runs (about 4 s each on an A100)")
     session = steps.add_parser("session-plan", help="choose the queued runs that fit the GPU time left")
     session.add_argument("--queue", required=True, help="profile:run items, separated by spaces, in priority order")
     session.add_argument("--budget", type=float, required=True, help="seconds of device time left for the runs")
@@ -89,6 +92,15 @@ def _run_step(args: argparse.Namespace) -> None:
         from .report.readme import update_readme
 
         update_readme()
+    elif args.step == "data-penalty":
+        from .data_penalty import measure
+        from .paths import data_dir, outputs_dir
+
+        summary = measure(args.data, str(data_dir()), args.runs, outputs_dir() / "data-penalty")
+        print(
+            f"airbench94 on {summary['copy']}: {100 * summary['mean']:.2f} % over {summary['n']} runs; "
+            f"{100 * summary['penalty']:+.2f} points below the published {100 * summary['published_accuracy']:.2f} %"
+        )
     elif args.step == "session-plan":
         _plan_session(args)
     elif args.step == "bench":

@@ -126,10 +126,11 @@ def _image_shape(config) -> tuple[int, int]:
     return image_size(config.dataset_spec)
 
 
-def sharing_slowdown(device_name: str) -> dict[int, float]:
+def sharing_slowdown(device_name: str, roots: tuple[Path, ...]) -> dict[int, float]:
     """From the committed concurrency measurement on this GPU model: per k that pays, each run's time factor."""
-    path = outputs_dir() / "bench" / f"concurrency-{device_slug(device_name)}.json"
-    if not path.exists():
+    paths = [root / "bench" / f"concurrency-{device_slug(device_name)}.json" for root in roots]
+    path = next((path for path in paths if path.exists()), None)
+    if path is None:
         return {}
     speeds = {int(k): v for k, v in json.loads(path.read_text())["aggregate_images_per_second"].items()}
     return {k: k * speeds[1] / speed for k, speed in speeds.items() if k > 1 and speed >= SHARING_PAYS * speeds[1]}
@@ -154,7 +155,8 @@ def plan_session(
     Estimates come from the runs under ``records_from``: by default the outputs directory the runs
     go to and the repository's committed ``outputs/``.
     """
-    records = committed_records(device_name, records_from or (outputs_dir(), ROOT / "outputs"))
+    roots = records_from or (outputs_dir(), ROOT / "outputs")
+    records = committed_records(device_name, roots)
     planned: dict[str, dict[str, PlannedRun]] = {}
     estimates = []
     for item in queue:
@@ -169,7 +171,7 @@ def plan_session(
             log(f"{item}: already complete, not queued")
             continue
         estimates.append(estimate(item, run, records, probe))
-    slowdown = sharing_slowdown(device_name) if shareable else {}
+    slowdown = sharing_slowdown(device_name, roots) if shareable else {}
     share = max(slowdown, key=lambda k: k / slowdown[k], default=1)  # the group size with the best aggregate
     together = [e for e in estimates if e.item.partition(":")[0] in shareable and e.seconds is not None]
     groups = [(e,) for e in estimates if e not in together]
