@@ -41,8 +41,9 @@ def make_imagefolder(
     mode: str = "RGB",
     seed: int = 0,
     classes: dict[str, tuple[int, int, int]] = COLOURS,
+    suffix: str = ".png",
 ) -> Path:
-    """An easily separable dataset: each class is a colour plus noise; PNG files in ImageFolder layout."""
+    """An easily separable dataset: each class is a colour plus noise; PNG (or ``suffix``) files in ImageFolder layout."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", train_per_class), ("test", test_per_class)):
         for name, colour in classes.items():
@@ -51,7 +52,7 @@ def make_imagefolder(
             for i in range(count):
                 noise = rng.integers(-40, 40, size=(size[1], size[0], 3))
                 pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).convert(mode).save(folder / f"{i:04d}.png")
+                Image.fromarray(pixels).convert(mode).save(folder / f"{i:04d}{suffix}")
     return root
 
 
@@ -165,6 +166,12 @@ def profiles(tmp_path_factory) -> Path:
         "description: four deterministic epochs on the CPU\n"
         "architectures: [resnet18]\nseeds: [0]\n"
         "parameters: {epochs: 4, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
+        "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
+    )
+    (directory / "ddp.yaml").write_text(
+        "description: four deterministic epochs in two processes on the CPU (gloo)\n"
+        "architectures: [resnet18]\nseeds: [0]\n"
+        "parameters: {epochs: 4, batch_size: 20, processes: 2, train_per_class: 0, test_per_class: 0, device: cpu,\n"
         "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
     )
     (directory / "pair.yaml").write_text(

@@ -226,12 +226,13 @@ def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smok
     )
 
 
-def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_missing_ones_out(smoke, tmp_path):
+def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_missing_ones_out(smoke, images, tmp_path):
     """As on a fresh clone: no DATA given or remembered, the committed plan.json names the image folder by name only."""
     _, env, _ = smoke
     copy = copy_outputs(smoke, tmp_path)
     (copy / "smoke" / ".data").unlink()
-    assert json.loads((copy / "smoke" / "plan.json").read_text())["data"] == "imagefolder:pipeline-images0"
+    # The folder's name only (pytest numbers it by how many temporary folders came first), never its path.
+    assert json.loads((copy / "smoke" / "plan.json").read_text())["data"] == f"imagefolder:{images.name}"
     shutil.rmtree(copy / "smoke" / "runs" / "resnext50_32x4d-seed0")
     runs_file = tmp_path / "runs.txt"
     planned = plan("smoke", copy, env, "--runs-file", str(runs_file))
@@ -239,7 +240,7 @@ def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_mi
     assert "smoke/resnet50-seed0: up to date" in planned.stdout
     assert re.search(
         r"not training 1 run\(s\) \(resnext50_32x4d-seed0\): their images, the image folder named "
-        r"'pipeline-images0', are not on this machine\. Pass DATA=imagefolder:",
+        rf"'{re.escape(images.name)}', are not on this machine\. Pass DATA=imagefolder:",
         planned.stdout,
     )
     assert runs_file.read_text().split() == ["resnet50-seed0"]  # make renders from the run that exists

@@ -41,6 +41,10 @@ def test_schedules_as_functions_of_the_step():
     assert lr_factor(0, total, 0, "cosine") == 1 and lr_factor(50, total, 0, "cosine") == pytest.approx(0.5)
     assert lr_factor(100, total, 0, "cosine") == pytest.approx(0)
     assert [lr_factor(s, total, 0, "step") for s in (49, 50, 75)] == pytest.approx([1, 0.1, 0.01])
+    # torchvision's StepLR(step_size=30, gamma=0.1) over 90 epochs, one step per epoch here.
+    assert [lr_factor(s, 90, 0, "step-thirds") for s in (29, 30, 59, 60, 89)] == pytest.approx(
+        [1, 0.1, 0.1, 0.01, 0.01]
+    )
     assert [lr_factor(s, total, 10, "cosine") for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
 
 
@@ -73,7 +77,9 @@ BAD_VALUES = [
     ("data_dir", "", "must name a directory"),
     ("train_per_class", -1, "0 or more"),
     ("test_per_class", 1.5, "type int"),
-    ("recipe", "autoaugment", "choose one of blog, standard, none"),
+    ("recipe", "autoaugment", "choose one of blog, standard, none, imagenet"),
+    ("loader", "mmap", "choose one of auto, memory, stream"),
+    ("loader", "stream", "it streams image files, so it needs dataset='imagefolder:<path>'"),
     ("epochs", 0, "positive integer"),
     ("batch_size", -8, "positive integer"),
     ("optimizer", "adam", "choose one of sgd, adamw"),
@@ -82,7 +88,7 @@ BAD_VALUES = [
     ("momentum", 1.0, r"\[0, 1\)"),
     ("nesterov", "yes", "type bool"),
     ("weight_decay", -1e-4, "0 or more"),
-    ("schedule", "linear", "choose one of constant, step, cosine, onecycle"),
+    ("schedule", "linear", "choose one of constant, step, step-thirds, cosine, onecycle"),
     ("warmup_epochs", 20.0, r"\[0, epochs=3\]"),
     ("label_smoothing", 1.0, r"\[0, 1\)"),
     ("precision", "int8", "choose one of auto, fp32, bf16, fp16"),
@@ -91,6 +97,8 @@ BAD_VALUES = [
     ("seed", -1, "0 or more"),
     ("device", "tpu", "choose one of auto, cpu, cuda"),
     ("deterministic", None, "type bool"),
+    ("processes", 0, "positive integer"),
+    ("sync_batchnorm", "yes", "type bool"),
     ("output_dir", "", "must name a directory"),
 ]
 
@@ -416,10 +424,10 @@ def test_captured_steps_compute_what_eager_steps_compute(tmp_path, precision, re
         run = prepare_run(config, log=lambda message: None, dataset=dataset)
         steps = steps_class(run, run.model)
         losses = []
-        for _ in range(config.epochs):
+        for epoch in range(1, config.epochs + 1):
             steps.start_epoch()
-            for index, augmentation in epoch_batches(run):
-                steps.step(index, augmentation)
+            for batch in epoch_batches(run, epoch):
+                steps.step(batch)
             losses.append(steps.totals()[0].item() / len(dataset.train_labels))
         results[steps_class.mode] = losses, {k: v.detach().clone() for k, v in run.model.state_dict().items()}
     scale = 1 if precision == "fp32" else 10

@@ -5,6 +5,8 @@ in one process. Measurements interleave the loops (blog, project at batch 32, pr
 default batch), repeat that several times after a warm-up, and report medians, so that a drift
 in machine speed affects every loop alike.
 
+Streaming rows (``bench_stream``): decoding alone, training alone and both, on generated JPEGs.
+
 Writes ``outputs/bench/bench-<device>.json`` and ``bench-<device>.md`` (cpu or cuda): a GPU
 machine's results sit beside the CPU's instead of replacing them.
 """
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 import torchvision.transforms as T
 from torch.utils.data import DataLoader
 
+from .bench_stream import bench_streaming, streaming_table
 from .config import RunConfig
 from .data.sources import Dataset
 from .files import write_json, write_text
@@ -331,6 +334,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
         results[arch] = result
     step_modes = bench_step_modes(device, log, quick)
+    streaming = bench_streaming(device, log, quick)
     report = {
         "created": now(),
         "device": str(device),
@@ -343,13 +347,14 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         "steps": steps,
         "architectures": results,
         "step_modes": step_modes,
+        "streaming": streaming,
         "env": environment(device),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     # A quick check never overwrites a device's published table (the README shows bench-<device>.md).
     stem = f"bench-{device.type}-quick" if quick else f"bench-{device.type}"
     write_json(output_dir / f"{stem}.json", report)
-    table = markdown_table(report) + "\n" + step_modes_table(step_modes)
+    table = markdown_table(report) + "\n" + step_modes_table(step_modes) + "\n" + streaming_table(streaming)
     if quick:
         table = "QUICK CHECK of the machinery (one step per measurement): these numbers measure nothing.\n\n" + table
     write_text(output_dir / f"{stem}.md", table)

@@ -15,13 +15,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .architectures import ARCHITECTURES
-from .data.spec import DatasetSpec
+from .data.spec import LOADERS, DatasetSpec
 from .errors import ConfigError
 
 # Allowed values of the enumerated fields; architectures are the registry's names.
-RECIPES = ("blog", "standard", "none")
+RECIPES = ("blog", "standard", "none", "imagenet")
 OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+SCHEDULES = ("constant", "step", "step-thirds", "cosine", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 STEMS = ("cifar", "imagenet")
@@ -47,7 +47,8 @@ class RunConfig:
     data_dir: str = "data"  # where torchvision downloads CIFAR and where decoded arrays are cached
     train_per_class: int = 100  # stratified subset of the training split; 0 = all images
     test_per_class: int = 50  # stratified subset of the test split; 0 = all images
-    recipe: str = "standard"  # augmentation: blog (flip, rotate 10, normalize 0.5) | standard | none
+    recipe: str = "standard"  # augmentation: blog (flip, rotate 10, normalize 0.5) | standard | none | imagenet
+    loader: str = "auto"  # memory: decode once and keep | stream: read from disk each epoch | auto: by size
     epochs: int = 3
     batch_size: int = 64  # the CPU is fastest at 32-64 (make bench); GPU profiles set 512
     optimizer: str = "sgd"  # sgd | adamw
@@ -64,6 +65,8 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda when available, else cpu
     deterministic: bool = False  # deterministic kernels; on CPU makes resumed runs bit-identical
+    processes: int = 1  # processes training the run together (torchrun's --nproc-per-node: one per GPU)
+    sync_batchnorm: bool = True  # with processes > 1: batch norm's statistics over the whole batch
     output_dir: str = "outputs/notebook/resnet50-seed0"  # the run directory: history, checkpoint, summary
 
     def __post_init__(self) -> None:
@@ -74,9 +77,20 @@ class RunConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("device", self.device, DEVICES)
         _check_choice("stem", self.stem, STEMS)
+        _check_choice("loader", self.loader, LOADERS)
         _check_choice("arch", self.arch, tuple(ARCHITECTURES))
-        DatasetSpec.parse(self.dataset)
-        for name in ("epochs", "batch_size"):
+        spec = DatasetSpec.parse(self.dataset)
+        if self.loader == "stream" and not spec.is_imagefolder:
+            raise ConfigError(
+                f"loader='stream' is not allowed with dataset={self.dataset!r}: it streams image files, so it needs "
+                "dataset='imagefolder:<path>'; use loader='memory' or 'auto'"
+            )
+        if self.recipe == "imagenet" and (self.loader == "memory" or not spec.is_imagefolder):
+            raise ConfigError(
+                "recipe='imagenet' cuts every image from its full size, which needs loader='stream' (or 'auto') "
+                "and dataset='imagefolder:<path>'"
+            )
+        for name in ("epochs", "batch_size", "processes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not allowed: it must be a positive integer")
         for name in ("train_per_class", "test_per_class", "seed"):
@@ -96,6 +110,11 @@ class RunConfig:
             )
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing={self.label_smoothing!r} is not allowed: it must be in [0, 1)")
+        if self.processes > self.batch_size:
+            raise ConfigError(
+                f"processes={self.processes} is not allowed with batch_size={self.batch_size}: each process needs "
+                "at least one image of every batch"
+            )
         if not self.data_dir:
             raise ConfigError("data_dir='' is not allowed: it must name a directory")
         if not self.output_dir:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import torch
 
 from .config import RunConfig
-from .data.sources import Dataset, image_size
+from .data.sources import Dataset
+from .data.stream import step_image_size
 from .training.device import resolve_device, synchronize
 from .training.run import epoch_batches, prepare_run
 from .training.steps import make_steps
@@ -57,14 +58,16 @@ class TrainingSteps:
         model = torch.compile(self.run.model, mode=compile) if compile else self.run.model
         self.steps = make_steps(self.run, model, "eager" if compile else step_mode, log=lambda message: None)
         self.batches = iter(())
+        self.epoch = 0
 
     def __call__(self) -> None:
         batch = next(self.batches, None)
         if batch is None:  # a new epoch: a new permutation and new augmentation choices, as in training
             self.steps.start_epoch()
-            self.batches = epoch_batches(self.run)
+            self.epoch += 1
+            self.batches = epoch_batches(self.run, self.epoch)
             batch = next(self.batches)
-        self.steps.step(*batch)
+        self.steps.step(batch)
 
 
 def measure_training_speed(config: RunConfig, steps: int = 2, step_mode: str = "auto") -> float:
@@ -76,7 +79,7 @@ def measure_training_speed(config: RunConfig, steps: int = 2, step_mode: str = "
     """
     device = resolve_device(config.device)
     batch = config.batch_size if device.type == "cuda" else min(config.batch_size, BLOG_BATCH)
-    dataset = synthetic_dataset(train=batch, test=batch, size=image_size(config.dataset_spec))
+    dataset = synthetic_dataset(train=batch, test=batch, size=step_image_size(config.dataset_spec, config.recipe))
     with tempfile.TemporaryDirectory() as workdir:
         probe = config.replace(batch_size=batch, train_per_class=0, test_per_class=0, output_dir=workdir)
         return images_per_second(TrainingSteps(probe, dataset, step_mode), batch, steps, device, warmup=1)

@@ -88,6 +88,7 @@ class Environment:
     # Added after schema 2 began; a record without them was trained eagerly, alone on its device.
     step_mode: str = "eager"  # eager | cuda-graph (training.steps); several joined by + after a resume
     device_shared_by: int = 1  # runs let onto the device at once; above 1 its timing is compared with nothing
+    loader: str = "memory"  # memory | stream (data.stream): how the images reached the steps
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Data: ``spec`` (what a dataset spec names; torch-free), ``sources`` (decoded datasets as uint8
-tensors, cached) and ``augment`` (batched augmentation on the device).
+tensors, cached), ``stream`` (image folders read from disk as training goes) and ``augment``
+(batched augmentation on the device; the imagenet recipe's per-image crops).
 
 Nothing is imported here, so that ``data.spec`` stays importable without torch.
 """

@@ -16,6 +16,12 @@ import torch.nn.functional as F
 BLOG_MEAN_STD = (0.5, 0.5)
 ROTATION_DEGREES = 10.0  # blog post: RandomRotation(10)
 CROP_PADDING = 4  # the standard CIFAR recipe (He et al. 2016, section 4.2): pad 4, random 32x32 crop
+# The imagenet recipe: torchvision's references/classification defaults for ResNet-50
+# (train_crop_size 224, val_resize_size 256, val_crop_size 224; RandomResizedCrop's scale (0.08, 1)
+# and ratio (3/4, 4/3); the ImageNet channel statistics its Normalize uses).
+IMAGENET_CROP, IMAGENET_RESIZE = 224, 256
+IMAGENET_SCALE, IMAGENET_RATIO = (0.08, 1.0), (3 / 4, 4 / 3)
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 def normalization_stats(recipe: str, train_images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,9 +64,16 @@ class AugmentParams:
     def __getitem__(self, index: slice) -> AugmentParams:
         return AugmentParams(*(None if t is None else t[index] for t in (self.flip, self.angle_degrees, self.shift)))
 
+    def take(self, positions: torch.Tensor) -> AugmentParams:
+        """The choices of the images at these positions."""
+        return AugmentParams(
+            *(None if t is None else t[positions] for t in (self.flip, self.angle_degrees, self.shift))
+        )
+
 
 def draw_augment_params(recipe: str, batch: int, generator: torch.Generator) -> AugmentParams | None:
-    if recipe == "none":
+    """An epoch's choices for the fixed-size recipes; the imagenet recipe's are made per image as it is read."""
+    if recipe in ("none", "imagenet"):
         return None
     flip = torch.rand(batch, generator=generator) < 0.5
     if recipe == "blog":
@@ -112,3 +125,51 @@ def rotate(x: torch.Tensor, angle_degrees: torch.Tensor) -> torch.Tensor:
 
 def normalize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     return (x - mean.to(x.device)[None, :, None, None]) / std.to(x.device)[None, :, None, None]
+
+
+def imagenet_geometry(image: torch.Tensor, train: bool, generator: torch.Generator) -> torch.Tensor:
+    """One uint8 (C, H, W) image of any size to the imagenet recipe's 224x224.
+
+    Training: RandomResizedCrop(224) and a horizontal flip with probability 0.5; test: resize the
+    short side to 256 and cut the centre 224x224 (torchvision's ``ImageClassification`` preset).
+    The random choices come from ``generator`` (the image's own), not the global stream.
+    """
+    from torchvision.transforms.v2 import functional as TF
+
+    if not train:
+        image = TF.resize(image, [IMAGENET_RESIZE], antialias=True)
+        return TF.center_crop(image, [IMAGENET_CROP, IMAGENET_CROP])
+    top, left, height, width = random_resized_crop_box(image.shape[-2], image.shape[-1], generator)
+    image = TF.resized_crop(image, top, left, height, width, [IMAGENET_CROP, IMAGENET_CROP], antialias=True)
+    if torch.rand((), generator=generator) < 0.5:
+        image = image.flip(-1)
+    return image
+
+
+def random_resized_crop_box(height: int, width: int, generator: torch.Generator) -> tuple[int, int, int, int]:
+    """(top, left, height, width) as torchvision's ``RandomResizedCrop.get_params`` draws them, from ``generator``.
+
+    Ten tries for a box of a random area share and log-uniform aspect ratio that fits; else the
+    centre crop of the ratio range's nearest ratio (torchvision's fallback).
+    """
+    area = height * width
+    log_ratio = (math.log(IMAGENET_RATIO[0]), math.log(IMAGENET_RATIO[1]))
+    for _ in range(10):
+        target_area = area * (
+            IMAGENET_SCALE[0] + (IMAGENET_SCALE[1] - IMAGENET_SCALE[0]) * torch.rand((), generator=generator).item()
+        )
+        aspect = math.exp(log_ratio[0] + (log_ratio[1] - log_ratio[0]) * torch.rand((), generator=generator).item())
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (), generator=generator))
+            left = int(torch.randint(0, width - w + 1, (), generator=generator))
+            return top, left, h, w
+    ratio = width / height
+    if ratio < IMAGENET_RATIO[0]:
+        w, h = width, int(round(width / IMAGENET_RATIO[0]))
+    elif ratio > IMAGENET_RATIO[1]:
+        h, w = height, int(round(height * IMAGENET_RATIO[1]))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w

@@ -74,6 +74,15 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
 
+    def subset(self, train_keep: torch.Tensor | None, test_keep: torch.Tensor | None) -> Dataset:
+        """The images at these indices of each split (None keeps the split whole)."""
+        changes = {}
+        if train_keep is not None:
+            changes.update(train_images=self.train_images[train_keep], train_labels=self.train_labels[train_keep])
+        if test_keep is not None:
+            changes.update(test_images=self.test_images[test_keep], test_labels=self.test_labels[test_keep])
+        return replace(self, **changes)
+
     def to(self, device: torch.device | str) -> Dataset:
         return replace(
             self,
@@ -108,8 +117,11 @@ def load_dataset(spec: str | DatasetSpec, data_dir: str | os.PathLike = "data", 
     return _read_cache(spec, cache_path)
 
 
-def stratified_subset(dataset: Dataset, train_per_class: int, test_per_class: int, seed: int = 0) -> Dataset:
+def stratified_subset(dataset, train_per_class: int, test_per_class: int, seed: int = 0):
     """Keep ``n`` images per class of each split (0 keeps all), chosen with a seeded generator.
+
+    The choice depends on the labels alone, so a memory ``Dataset`` and a ``data.stream.StreamedDataset``
+    of the same folder keep the same images.
 
     The seed is fixed (not the run's seed) so that every architecture and every seed of a study
     sees the same images: paired tests on the test set need the same test images.
@@ -128,14 +140,9 @@ def stratified_subset(dataset: Dataset, train_per_class: int, test_per_class: in
             chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
         return torch.cat(chosen).sort().values
 
-    changes = {}
-    if train_per_class:
-        keep = pick(dataset.train_labels, train_per_class, "train")
-        changes.update(train_images=dataset.train_images[keep], train_labels=dataset.train_labels[keep])
-    if test_per_class:
-        keep = pick(dataset.test_labels, test_per_class, "test")
-        changes.update(test_images=dataset.test_images[keep], test_labels=dataset.test_labels[keep])
-    return replace(dataset, **changes)
+    train_keep = pick(dataset.train_labels, train_per_class, "train") if train_per_class else None
+    test_keep = pick(dataset.test_labels, test_per_class, "test") if test_per_class else None
+    return dataset.subset(train_keep, test_keep)
 
 
 # --- sources --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ IMAGEFOLDER = "imagefolder"
 # CIFAR-10's classes in its label order (which is also their alphabetical order).
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_SIZES = (50_000, 10_000)  # training and test images of the full dataset
+# How a run reads its images: decoded once into memory, streamed from disk, or chosen by size (data.stream).
+LOADERS = ("auto", "memory", "stream")
 _LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 

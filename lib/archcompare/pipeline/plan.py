@@ -53,13 +53,16 @@ class PlannedData:
     """The dataset a plan trains on, and whether a stored run's images are these.
 
     Image folders are judged by content: the same images at another path (another machine, a moved
-    folder) are the same dataset, and changed images at the same path are not. Where the folder
-    cannot be read here (a fresh clone without the data), a run is judged by the folder's name.
+    folder) are the same dataset, and changed images at the same path are not. A streamed run's
+    record holds the files' fingerprint instead (names and sizes: its images are never all decoded
+    at once), and is judged by that, without decoding anything. Where the folder cannot be read
+    here (a fresh clone without the data), a run is judged by the folder's name.
     """
 
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
         self._fingerprint: str | None = None
+        self._files_fingerprint: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -77,12 +80,24 @@ class PlannedData:
                 return None  # a broken folder: training it fails with its own message
         return self._fingerprint
 
+    def files_fingerprint(self) -> str | None:
+        """The folder's file names and sizes (``data.stream.files_fingerprint``); None when it cannot be read here."""
+        if self._files_fingerprint is None and self.readable:
+            from ..data.sources import imagefolder_files
+            from ..data.stream import files_fingerprint
+
+            try:
+                self._files_fingerprint = files_fingerprint(imagefolder_files(self.spec.path), self.spec.path.resolve())
+            except ArchCompareError:
+                return None
+        return self._files_fingerprint
+
     def matches(self, stored: DataIdentity) -> bool:
         if stored.kind != self.spec.kind:
             return False
         if not self.spec.is_imagefolder:
             return True  # torchvision's CIFAR copies are all the same images
-        fingerprint = self.fingerprint()
+        fingerprint = self.files_fingerprint() if stored.fingerprint.startswith("files-") else self.fingerprint()
         return stored.fingerprint == fingerprint if fingerprint else stored.name == self.spec.name
 
 

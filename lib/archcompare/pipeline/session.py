@@ -121,9 +121,9 @@ def estimate(
 
 
 def _image_shape(config) -> tuple[int, int]:
-    from ..data.sources import image_size
+    from ..data.stream import step_image_size
 
-    return image_size(config.dataset_spec)
+    return step_image_size(config.dataset_spec, config.recipe)
 
 
 def sharing_slowdown(device_name: str, roots: tuple[Path, ...]) -> dict[int, float]:

@@ -1,4 +1,4 @@
-"""Checkpoints after every epoch: everything a resumed run needs to compute what an uninterrupted one does."""
+"""Checkpoints after every epoch (and inside long ones): what a resumed run needs to compute what an uninterrupted one does."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 from ..errors import CheckpointError
 from ..files import write_atomic
 from ..provenance import TRAINING_CODE_VERSION, legacy_code_version
-from .run import Run
+from .run import EpochProgress, Run
 
 
-def save_checkpoint(run: Run, path: Path) -> None:
+def save_checkpoint(run: Run, path: Path, progress: EpochProgress | None = None) -> None:
+    """The run after its last finished epoch, or with ``progress``, after that many steps of the next."""
     state = {
         "config": run.config.to_dict(),
         "code_version": TRAINING_CODE_VERSION,
@@ -27,10 +28,18 @@ def save_checkpoint(run: Run, path: Path) -> None:
         "scaler": run.scaler.state_dict(),
         "rng": {
             "torch": torch.get_rng_state(),
-            "generator": run.generator.get_state(),
+            # Inside an epoch: the state the epoch began with, so the resumed run redraws its order.
+            "generator": progress.generator_state if progress is not None else run.generator.get_state(),
             "cuda": torch.cuda.get_rng_state_all() if run.device.type == "cuda" else [],
         },
     }
+    if progress is not None:
+        state["epoch_progress"] = {
+            "epoch": progress.epoch,
+            "steps_done": progress.steps_done,
+            "totals": list(progress.totals),
+            "seconds": progress.seconds,
+        }
     write_atomic(path, lambda f: torch.save(state, f), binary=True)
 
 
@@ -68,4 +77,9 @@ def restore_checkpoint(run: Run, path: Path, log: Callable[[str], None]) -> bool
     run.history = list(state["history"])
     run.step_modes = list(state.get("step_modes", ["eager"]))
     run.resumed_from_epoch = state["epoch"]
+    inside = state.get("epoch_progress")
+    if inside is not None:
+        run.epoch_progress = EpochProgress(
+            inside["epoch"], inside["steps_done"], run.generator.get_state(), tuple(inside["totals"]), inside["seconds"]
+        )
     return True

@@ -3,6 +3,7 @@
 Run directory (``config.output_dir``):
     history.csv      one row per finished epoch, rewritten as each epoch ends
     checkpoint.pt    model, optimizer, scheduler, epoch, history and RNG states after each epoch
+                     (and every ``checkpoint_every`` steps inside a long epoch)
     predictions.npz  test labels and the final model's test-set probabilities
     summary.json     the run record (``archcompare.record``), written last: a run is complete
                      exactly when this file exists
@@ -14,6 +15,7 @@ once per epoch, augmentation parameters are drawn on the CPU and copied without 
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import math
 import sys
@@ -36,8 +38,9 @@ from ..provenance import environment, now
 from ..record import SCHEMA_VERSION, DataIdentity, Environment, RunRecord, Timing, write_record
 from .checkpoint import restore_checkpoint, save_checkpoint
 from .device import Timer, peak_memory_bytes
+from .distributed import SINGLE, Ranks
 from .evaluate import Evaluation, evaluate
-from .run import Run, epoch_batches, prepare_run
+from .run import EpochProgress, Run, epoch_batches, prepare_run
 from .step import warm_up
 from .steps import EagerSteps, make_steps
 
@@ -54,6 +57,10 @@ HISTORY_COLUMNS = (
     "eval_seconds",
 )
 DIRECT_CALL = "archcompare.training.train"
+# A checkpoint inside an epoch when the epoch is long: ImageNet's 5,005 steps at batch 256 take
+# many minutes even on 8 GPUs; CIFAR's epochs (1,563 steps at batch 32, 98 at 512) checkpoint at their end.
+LONG_EPOCH_STEPS = 2000
+CHECKPOINT_STEPS = 1000
 
 
 def train(
@@ -65,6 +72,7 @@ def train(
     trained_by: str = DIRECT_CALL,
     step_mode: str = "auto",
     device_shared_by: int = 1,
+    checkpoint_every: int | None = None,
 ) -> RunRecord:
     """Train one run and write its run directory; returns its record.
 
@@ -76,23 +84,62 @@ def train(
     it changes the speed, not what is computed (``training.steps``).
     ``device_shared_by``: how many runs were let onto this device at once (``make GPUS=0,0``: 2); a
     run that shared its device is trained for accuracy, and its timing is compared with nothing.
+    ``checkpoint_every``: also checkpoint every this many steps inside an epoch (0: at epochs' ends
+    only; None: every ``CHECKPOINT_STEPS`` when an epoch has more than ``LONG_EPOCH_STEPS``). A run
+    resumed from inside an epoch computes what an uninterrupted one does.
+
+    With ``config.processes`` above 1 the run is trained by that many processes under torchrun
+    (``training.distributed``), whose output this streams to ``log``.
     """
     if progress not in ("auto", "bar", "lines", "none"):
         raise TrainingError(f"progress={progress!r} is not allowed: choose one of auto, bar, lines, none")
     if progress == "auto":
-        progress = "bar" if _interactive() else "lines"
+        progress = "bar" if _interactive() and config.processes == 1 else "lines"
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise TrainingError(f"checkpoint_every={checkpoint_every!r} is not allowed: it must be 0 or more")
+    options = dict(
+        resume=resume,
+        progress=progress,
+        trained_by=trained_by,
+        step_mode=step_mode,
+        device_shared_by=device_shared_by,
+        checkpoint_every=checkpoint_every,
+    )
+    if config.processes > 1:
+        from .distributed import launch
+
+        return launch(config, options, log)
+    return train_here(config, log=log, **options)
+
+
+def train_here(
+    config: RunConfig,
+    *,
+    resume: bool,
+    progress: str,
+    log: Callable[[str], None],
+    trained_by: str,
+    step_mode: str,
+    device_shared_by: int,
+    checkpoint_every: int | None = None,
+    ranks: Ranks = SINGLE,
+) -> RunRecord:
+    """``train`` in this process: the whole run, or this rank's part of a multi-process one."""
     started = now()
     wall_start = time.perf_counter()
     log(f"run config:\n{config}")
-    run = prepare_run(config, log)
+    run = prepare_run(config, log, ranks=ranks)
     env = environment(run.device)  # at the start: the code that runs is the code checked out now
     out = Path(config.output_dir)
     checkpoint_path = out / "checkpoint.pt"
     if resume and checkpoint_path.exists() and restore_checkpoint(run, checkpoint_path, log):
-        log(f"resuming {out} from its checkpoint after epoch {run.resumed_from_epoch} of {config.epochs}")
-    else:
+        inside = run.epoch_progress
+        where = f"step {inside.steps_done} of epoch {inside.epoch}" if inside else f"epoch {run.resumed_from_epoch}"
+        log(f"resuming {out} from its checkpoint after {where} of {config.epochs}")
+    elif ranks.main:
         for stale in ("summary.json", "predictions.npz", "history.csv", "checkpoint.pt"):
             (out / stale).unlink(missing_ok=True)  # a fresh run must not leave an earlier run's files
+    ranks.barrier()  # every rank has read the checkpoint before any writes the next
     params = count_parameters(run.model)
     macs = count_macs(run.model, run.dataset.image_shape)
     log(
@@ -103,6 +150,24 @@ def train(
     if run.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(run.device)
     model = torch.compile(run.model) if config.compile else run.model
+    if ranks.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Batch norm's running statistics are the same on every rank (synchronised, or from the
+        # same checkpoint), so DDP need not broadcast buffers before each forward pass.
+        device_ids = [run.device.index] if run.device.type == "cuda" else None
+        no_buffer_sync = (
+            {"forward_sync_buffers": False}
+            if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else {"broadcast_buffers": False}  # its name before torch 2.13
+        )
+        model = DistributedDataParallel(model, device_ids=device_ids, **no_buffer_sync)
+    # Evaluation needs no gradient all-reduce, and ranks evaluate unequal shares: the module itself.
+    scorer = run.model if ranks.world > 1 else model
+
+    if checkpoint_every is None:
+        checkpoint_every = CHECKPOINT_STEPS if run.steps_per_epoch > LONG_EPOCH_STEPS else 0
+    saving = (lambda progress: save_checkpoint(run, checkpoint_path, progress)) if ranks.main else None
 
     final_eval, steps = None, None
     with sigterm_as_keyboard_interrupt():
@@ -112,50 +177,84 @@ def train(
                 steps = make_steps(run, model, step_mode, log)
                 run.step_modes.append(steps.mode)
             try:
-                row, final_eval = run_epoch(run, model, steps, epoch, progress)
+                row, final_eval = run_epoch(run, model, scorer, steps, epoch, progress, checkpoint_every, saving)
             except KeyboardInterrupt:
-                done = len(run.history)
+                saved = run.epoch_progress
+                where = f"step {saved.steps_done} of epoch {saved.epoch}" if saved else f"epoch {len(run.history)}"
                 log(
-                    f"interrupted during epoch {epoch}; the checkpoint after epoch {done} is kept in "
+                    f"interrupted during epoch {epoch}; the checkpoint after {where} is kept in "
                     f"{checkpoint_path}. Run again with resume=True (make report does) to continue from it."
                 )
                 raise
             run.history.append(row)
-            write_history(out / "history.csv", run.history)
-            save_checkpoint(run, checkpoint_path)
+            if ranks.main:
+                write_history(out / "history.csv", run.history)
+                save_checkpoint(run, checkpoint_path)
             if progress != "none":
                 log(format_epoch(row, config.epochs))
 
     if final_eval is None:  # resumed after the last epoch: evaluate the restored model again
-        final_eval = evaluate(run, model)
+        final_eval = evaluate(run, scorer)
     env.update(trained_by=trained_by, device_shared_by=device_shared_by)
     record = build_record(run, final_eval, params, macs, env, started, time.perf_counter() - wall_start)
-    labels = run.dataset.test_labels.cpu().numpy()
-    write_atomic(
-        out / "predictions.npz",
-        lambda f: np.savez_compressed(f, labels=labels, probabilities=final_eval.probabilities),
-        binary=True,
-    )
-    write_record(out / "summary.json", record)
+    if ranks.main:
+        labels = run.dataset.test_labels.cpu().numpy()
+        write_atomic(
+            out / "predictions.npz",
+            lambda f: np.savez_compressed(f, labels=labels, probabilities=final_eval.probabilities),
+            binary=True,
+        )
+        write_record(out / "summary.json", record)
+    ranks.barrier()  # the record is written before any process reports the run finished
     log(f"test accuracy {record.test_acc:.2%} after {config.epochs} epochs; wrote {out}")
     return record
 
 
 def run_epoch(
-    run: Run, model: nn.Module, steps: EagerSteps, epoch: int, progress: str
+    run: Run,
+    model: nn.Module,
+    scorer: nn.Module,
+    steps: EagerSteps,
+    epoch: int,
+    progress: str,
+    checkpoint_every: int = 0,
+    save: Callable[[EpochProgress], None] | None = None,
 ) -> tuple[dict[str, float], Evaluation]:
-    """Train one epoch and evaluate: the epoch's history row and the evaluation."""
+    """Train one epoch and evaluate: the epoch's history row and the evaluation.
+
+    Every ``checkpoint_every`` steps (0: never) the part-done epoch is saved through ``save``
+    (rank 0's; every rank takes part in summing the totals). A run restored from such a checkpoint
+    finishes that epoch from the next step, with the steps done's totals and time.
+    """
     config, device = run.config, run.device
     count = len(run.dataset.train_labels)
+    resumed, run.epoch_progress = run.epoch_progress, None
+    done = resumed.steps_done if resumed is not None else 0
     bar = _progress_bar(run.steps_per_epoch, f"epoch {epoch}/{config.epochs}") if progress == "bar" else None
+    if bar is not None:
+        bar.update(done)
     steps.start_epoch()
+    if resumed is not None and run.ranks.main:  # the other ranks' shares are in rank 0's summed totals
+        for total, value in zip((steps.loss_sum, steps.ce_sum, steps.correct), resumed.totals):
+            total += value
+    spent = resumed.seconds if resumed is not None else 0.0
+    generator_state = run.generator.get_state()  # before the epoch draws its order: what a resume redraws
     timer = Timer(device)
     model.train()
-    for index, augmentation in epoch_batches(run):
-        lr = steps.step(index, augmentation)
+    for step, batch in enumerate(epoch_batches(run, epoch, skip=done), start=done + 1):
+        lr = steps.step(batch)
         if bar is not None:
             bar.update(1)
-    train_seconds = timer.seconds()  # every step of the epoch, and nothing else
+        if checkpoint_every and step % checkpoint_every == 0 and step < run.steps_per_epoch:
+            totals = tuple(
+                run.ranks.sum(total.clone()).item() for total in (steps.loss_sum, steps.ce_sum, steps.correct)
+            )
+            run.epoch_progress = EpochProgress(epoch, step, generator_state, totals, spent + timer.seconds())
+            if save is not None:
+                save(run.epoch_progress)
+            run.ranks.barrier()
+    run.epoch_progress = None
+    train_seconds = spent + timer.seconds()  # every step of the epoch, and nothing else
     loss_sum, ce_sum, correct = steps.totals()
     train_loss = loss_sum.item() / count  # the epoch's one host synchronisation
     train_ce = ce_sum.item() / count
@@ -168,7 +267,7 @@ def run_epoch(
             f"the training loss became {train_loss} in epoch {epoch}; the run stopped and the checkpoint "
             f"after epoch {epoch - 1} is kept. Lower the learning rate (lr={config.lr}) or use precision='fp32'"
         )
-    evaluation = evaluate(run, model)
+    evaluation = evaluate(run, scorer)
     row = {
         "epoch": epoch,
         "lr": lr,  # at the epoch's last step
@@ -236,6 +335,7 @@ def build_record(
             finished=now(),
             resumed_from_epoch=run.resumed_from_epoch,
             step_mode="+".join(dict.fromkeys(run.step_modes)) or "eager",
+            loader="stream" if run.streamed else "memory",
         ),
     )
 

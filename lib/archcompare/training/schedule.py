@@ -18,6 +18,9 @@ ONECYCLE_START_DIVISOR = 25.0  # OneCycleLR's div_factor
 ONECYCLE_END_DIVISOR = 25.0e4  # div_factor x final_div_factor (1e4)
 STEP_MILESTONES = (0.5, 0.75)  # step schedule: lr x0.1 at half and at three quarters of training
 STEP_GAMMA = 0.1
+# torchvision's ImageNet ResNet-50 recipe (references/classification: StepLR, step size 30 of 90
+# epochs, gamma 0.1): lr x0.1 at a third and at two thirds of training.
+STEP_THIRDS_MILESTONES = (1 / 3, 2 / 3)
 
 
 def _cosine(start: float, end: float, fraction: float) -> float:
@@ -41,6 +44,8 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
         return 1.0
     if schedule == "step":
         return STEP_GAMMA ** sum(progress >= milestone for milestone in STEP_MILESTONES)
+    if schedule == "step-thirds":
+        return STEP_GAMMA ** sum(progress >= milestone for milestone in STEP_THIRDS_MILESTONES)
     if schedule == "cosine":
         after_warmup = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
         return 0.5 * (1 + math.cos(math.pi * min(after_warmup, 1.0)))

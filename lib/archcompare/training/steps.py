@@ -23,7 +23,7 @@ from torch import nn
 from ..data.augment import AugmentParams, augment, normalize
 from ..errors import TrainingError
 from .device import autocast
-from .run import Run
+from .run import Batch, Run
 from .step import train_step
 
 STEP_MODES = ("auto", "eager", "cuda-graph")  # auto: cuda-graph where it applies, else eager
@@ -44,11 +44,16 @@ class EagerSteps:
         self.ce_sum = torch.zeros((), device=device)
         self.correct = torch.zeros((), device=device, dtype=torch.long)
 
-    def step(self, index: torch.Tensor, augmentation: AugmentParams | None) -> float:
+    def step(self, batch: Batch) -> float:
         """One optimizer step on the batch of these training images; the learning rate it used."""
-        dataset = self.run.dataset
+        dataset, index = self.run.dataset, batch.index
         loss, ce, correct, lr = train_step(
-            self.run, self.model, dataset.train_images[index], dataset.train_labels[index], augmentation
+            self.run,
+            self.model,
+            batch.images if batch.images is not None else dataset.train_images[index],
+            dataset.train_labels[index],
+            batch.augmentation,
+            batch.share,
         )
         self.loss_sum += loss * len(index)
         self.ce_sum += ce * len(index)
@@ -56,7 +61,8 @@ class EagerSteps:
         return lr
 
     def totals(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.loss_sum, self.ce_sum, self.correct
+        """The epoch's summed loss, plain cross-entropy and correct count, over every process of the run."""
+        return tuple(self.run.ranks.sum(total) for total in (self.loss_sum, self.ce_sum, self.correct))
 
 
 class CapturedSteps(EagerSteps):
@@ -114,12 +120,12 @@ class CapturedSteps(EagerSteps):
             self._forward_backward()
         return graph
 
-    def step(self, index: torch.Tensor, augmentation: AugmentParams | None) -> float:
-        if len(index) != self.batch_size:
-            return super().step(index, augmentation)  # the epoch's smaller last batch
-        self.index.copy_(index)
-        if augmentation is not None:
-            for static, drawn in zip(_tensors(self.augmentation), _tensors(augmentation)):
+    def step(self, batch: Batch) -> float:
+        if len(batch.index) != self.batch_size:
+            return super().step(batch)  # the epoch's smaller last batch
+        self.index.copy_(batch.index)
+        if batch.augmentation is not None:
+            for static, drawn in zip(_tensors(self.augmentation), _tensors(batch.augmentation)):
                 static.copy_(drawn)
         self.graph.replay()
         for parameter, grad in zip(self.model.parameters(), self.grads):
@@ -149,6 +155,10 @@ def make_steps(run: Run, model: nn.Module, mode: str, log) -> EagerSteps:
         reasons.append("fp16's loss scaling checks for infinities on the host")
     if run.config.compile:
         reasons.append("torch.compile manages its own graphs")
+    if run.ranks.world > 1:
+        reasons.append("DistributedDataParallel's gradient all-reduce is not captured here")
+    if run.streamed:
+        reasons.append("a streamed run's images come from the loader, not from resident images the graph can index")
     if mode == "cuda-graph" and reasons:
         raise TrainingError(f"step_mode='cuda-graph' cannot be used here: {'; '.join(reasons)}; use step_mode='auto'")
     if mode == "eager" or reasons:

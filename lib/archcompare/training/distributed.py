@@ -1,0 +1,188 @@
+"""One run over several processes: torchrun, DistributedDataParallel, batch norm synchronised.
+
+Laid out as torchvision's ``references/classification`` does it: torchrun starts one process per
+device (``--nproc-per-node``, NCCL on GPUs, gloo on CPUs); each reads its place from ``RANK``,
+``WORLD_SIZE`` and ``LOCAL_RANK``; batch norm is converted before the DDP wrap; only rank 0 writes
+files; evaluation gathers every rank's share of the test set, which covers it exactly once.
+
+What one run of N processes computes, against one process with the same global batch: every rank
+draws the same epoch permutation and augmentation choices from the run's seed and takes its own
+contiguous share of each global batch; gradients are averaged over ranks, and a rank's loss is
+weighted by its share of the batch, so that the averaged gradient is the whole batch's mean (also
+for an epoch's last, unevenly split batch); batch norm takes its statistics over the whole batch.
+Only the order of floating-point sums differs from one process.
+
+``train`` (``training.loop``) launches ``training.worker`` under torchrun when ``config.processes > 1``
+and streams its output; ``training.worker`` is what each process runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..errors import TrainingError
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a run: rank 0 of 1 unless torchrun started it."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes the run's files and logs."""
+        return self.rank == 0
+
+    def share(self, items: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous share of a batch (sizes differ by at most one)."""
+        return items if self.world == 1 else torch.tensor_split(items, self.world)[self.rank]
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The tensor summed over ranks (in place)."""
+        if self.world > 1:
+            dist.all_reduce(tensor)
+        return tensor
+
+    def gather(self, value):
+        """Every rank's ``value``, in rank order."""
+        if self.world == 1:
+            return [value]
+        values = [None] * self.world
+        dist.all_gather_object(values, value)
+        return values
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+
+SINGLE = Ranks()
+
+
+# torch 2.14 marks the differentiable all_reduce as deprecated in favour of a private module; it is
+# still the public, documented way to all-reduce with gradients.
+warnings.filterwarnings("ignore", message="torch.distributed.nn.functional.all_reduce is deprecated")
+
+
+class CpuSyncBatchNorm(nn.BatchNorm2d):
+    """Batch norm whose training statistics cover every process's share of the batch, on CPUs (gloo).
+
+    torch's ``nn.SyncBatchNorm`` (used on GPUs) accepts only GPU tensors. This computes the same
+    statistics from per-channel sums all-reduced with torch.distributed.nn's differentiable
+    all_reduce, so gradients flow through them as through SyncBatchNorm's.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        channels = x.shape[1]
+        count = torch.full((1,), x.numel() / channels, dtype=x.dtype, device=x.device)
+        stats = all_reduce(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
+        n = stats[-1].detach()
+        mean = stats[:channels] / n
+        var = stats[channels : 2 * channels] / n - mean * mean
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1), self.momentum)
+        shape = (1, channels, 1, 1)
+        normalized = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return normalized * self.weight.view(shape) + self.bias.view(shape)
+
+
+def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Batch norm with statistics over every process: torch's SyncBatchNorm on GPUs, CpuSyncBatchNorm on CPUs."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for name, child in model.named_children():
+        if isinstance(child, nn.BatchNorm2d) and not isinstance(child, CpuSyncBatchNorm):
+            synced = CpuSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine)
+            synced.load_state_dict(child.state_dict())
+            setattr(model, name, synced)
+        else:
+            synchronise_batchnorm(child, device)
+    return model
+
+
+# --- the launcher: train() with processes > 1 ------------------------------------------------------
+
+
+def launch(config, options: dict, log: Callable[[str], None]):
+    """Train ``config`` in ``config.processes`` processes under torchrun; stream their output to ``log``.
+
+    Returns the run's record, as rank 0 wrote it. A process that dies stops the run with one line;
+    the checkpoint of the last finished epoch stays, and the same call resumes from it.
+    """
+    from ..record import read_record
+
+    if config.device != "cpu" and torch.cuda.is_available() and torch.cuda.device_count() < config.processes:
+        raise TrainingError(
+            f"processes={config.processes} asks for one GPU per process, but this machine has "
+            f"{torch.cuda.device_count()}"
+        )
+    payload = json.dumps({"config": config.to_dict(), "options": options})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={config.processes}",
+        "-m",
+        "archcompare.training.worker",
+        "--payload",
+        payload,
+    ]
+    log(f"training in {config.processes} processes: torchrun --standalone --nproc-per-node={config.processes}")
+    # The workers' log lines (rank 0 prints them) go to stdout and are streamed as they come; their
+    # warnings and tracebacks go to stderr, kept aside: on a failure its telling line is the message.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    errors: collections.deque[str] = collections.deque(maxlen=200)
+    reader = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    reader.start()
+    try:
+        for line in process.stdout:
+            log(line.rstrip("\n"))
+        process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGTERM)  # torchrun stops its workers, which keep their checkpoint
+        process.wait()
+        raise
+    reader.join(timeout=10)
+    if process.returncode != 0:
+        checkpoint = Path(config.output_dir) / "checkpoint.pt"
+        raise TrainingError(
+            f"a process of the {config.processes}-process run stopped ({_failure(list(errors))}); finished epochs "
+            f"are checkpointed in {checkpoint}, and running the same command again resumes from them"
+        )
+    return read_record(Path(config.output_dir) / "summary.json")
+
+
+def _failure(lines: list[str]) -> str:
+    """The most telling line of what torchrun and its workers wrote to stderr: an error, or an exit code."""
+    lines = [re.sub(r"^\[rank\d+\]:\s*", "", line.strip()) for line in lines if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("archcompare.errors.") or line.startswith("exitcode"):
+            return line
+    for line in reversed(lines):
+        if "Error" in line.split(":")[0]:
+            return line
+    return f"torchrun exited without an error message (last line: {lines[-1][:200]!r})" if lines else "no output"

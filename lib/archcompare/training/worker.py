@@ -1,0 +1,64 @@
+"""What each process of a multi-process run runs, started by torchrun (``training.distributed``).
+
+torchrun --standalone --nproc-per-node=N -m archcompare.training.worker --run-dir <planned run>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from .distributed import Ranks
+
+
+def main(argv: list[str] | None = None) -> None:
+    """One process of a run: join the group, train this rank's part, leave the group."""
+    from ..config import LOCATION_FIELDS, RunConfig
+    from ..paths import ROOT
+    from .loop import train_here
+
+    parser = argparse.ArgumentParser(description="one process of a run started by torchrun")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--payload", help="(from train()) the config and train()'s options, as JSON")
+    source.add_argument("--run-dir", type=Path, help="a planned run directory (its params.yaml), e.g. under srun")
+    args = parser.parse_args(argv)
+    if args.payload:
+        payload = json.loads(args.payload)
+        config, options = RunConfig.from_dict(payload["config"]), payload["options"]
+    else:
+        import yaml
+
+        parameters = yaml.safe_load((args.run_dir / "params.yaml").read_text())
+        values = {key: parameters[key] for key in RunConfig.field_names()}
+        values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
+        config = RunConfig.from_dict(values)
+        options = {
+            "resume": True,
+            "progress": "lines",
+            "trained_by": "torchrun (no notebook)",
+            "step_mode": parameters.get("step_mode", "auto"),
+            "device_shared_by": 1,
+        }
+    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    cuda = config.device != "cpu" and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(ranks.local_rank)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        log = print if ranks.main else (lambda message: None)
+        train_here(config, ranks=ranks, log=log, **options)
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
