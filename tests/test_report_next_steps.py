@@ -79,7 +79,7 @@ def test_cardinality_trend_is_judged_on_the_slope_over_seeds(sweep):
     table = report.cardinality_table(trend)
     assert list(table["cardinality x width"]) == ["1x64d", "2x40d", "4x24d", "8x14d", "32x4d"]
     assert "ImageNet" in report.cardinality_markdown(trend)
-    assert len(report.plot_cardinality(trend).axes) == 3
+    assert len(report.plot_cardinality(trend, report.load_runs(sweep)).axes) == 3
 
     # One seed: no interval over seeds, so the trend is undecided however clear the fit looks.
     for arch in VARIANTS:
@@ -109,10 +109,13 @@ def test_seed_ensembles_average_the_softmax_outputs_of_the_first_k_seeds(profile
     assert pair.nll == pytest.approx(statistics.negative_log_likelihood(mean, labels))
     assert pair.ece == pytest.approx(statistics.expected_calibration_error(mean, labels))
     assert pair.mcnemar_vs_best_member is not None
-    mixed = report.architecture_ensembles(runs)
-    assert [score.size for score in mixed] == [2, 2, 2]
-    assert mixed[0].members == ("resnet50 seed 0", "resnext50_32x4d seed 0")
-    text = report.ensembles_markdown(scores, mixed)
+    equal_cost = report.architecture_ensembles(runs)
+    assert [score.members for score in equal_cost.mixed] == [
+        (f"resnet50 seed {a}", f"resnext50_32x4d seed {b}") for a in (0, 1) for b in (0, 1)
+    ]
+    assert {arch: len(scores) for arch, scores in equal_cost.same.items()} == {"resnet50": 1, "resnext50_32x4d": 1}
+    assert len(equal_cost.tests) == 8
+    text = report.ensembles_markdown(scores, equal_cost)
     assert "an ensemble of 2 seeds" in text and "At equal cost (two models)" in text
     assert len(report.plot_reliability(runs, scores).axes) == 4
 

@@ -12,9 +12,9 @@ from matplotlib.lines import Line2D
 
 from ..architectures import display_name
 from ..errors import ReportError
-from .compare import CardinalityTrend, EnsembleScore
-from .runs import Runs
-from .statistics import ensemble, expected_calibration_error, reliability
+from .compare import CONFIDENCE, CardinalityTrend, EnsembleScore, PairComparison, per_class_differences
+from .runs import RunResult, Runs
+from .statistics import ensemble, expected_calibration_error, reliability, wilson_interval
 
 SEED_LINESTYLES = ("-", "--", ":", "-.")
 MAX_COLUMNS = 3  # panels per row in per-architecture grids
@@ -116,8 +116,9 @@ def plot_per_class_accuracy(runs: Runs) -> Figure:
     axes.set_xticks(
         positions, classes, rotation=45 if len(classes) > 5 else 0, ha="right" if len(classes) > 5 else "center"
     )
-    axes.set(ylabel="test accuracy (%)", ylim=(0, 105), title="Per-class test accuracy (final epoch)")
-    axes.legend(fontsize="small", loc="lower right")
+    axes.set(ylabel="test accuracy (%)", ylim=(0, 100), title="Per-class test accuracy (final epoch)")
+    # Above the axes, in as many columns as it needs: inside them it covered whole bars.
+    axes.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.08), ncols=min(len(architectures), 3))
     axes.grid(axis="y", alpha=0.3)
     return figure
 
@@ -184,25 +185,61 @@ def plot_history(run_dir: str | Path) -> Figure:
     return figure
 
 
-def plot_cardinality(trend: CardinalityTrend) -> Figure:
+def _binomial_errors(run: RunResult) -> tuple[float, float]:
+    """Wilson 95 % error bar lengths (below, above) of a run's test accuracy, in percent."""
+    correct = int(run.correct.sum())
+    low, high = wilson_interval(correct, len(run.labels), CONFIDENCE)
+    accuracy = 100 * correct / len(run.labels)
+    return accuracy - 100 * low, 100 * high - accuracy
+
+
+def plot_cardinality(trend: CardinalityTrend, runs: Runs) -> Figure:
     """Test accuracy and seconds per epoch against cardinality (log scale), ImageNet's error beside them.
 
-    Accuracy is the mean over seeds with its 95 % interval where there are two or more seeds, and
-    each seed's run as a dot. The ImageNet panel is the ResNeXt paper's, on another dataset.
+    Each run is a dot with its binomial 95 % interval over the test images; with two or more seeds the
+    mean over seeds and its t-interval are drawn too. The dashed line is the least-squares fit of
+    accuracy on log2(cardinality) (the mean of the per-seed fits). The ImageNet panel is the ResNeXt
+    paper's, on another dataset.
     """
     figure = Figure(figsize=(13, 3.8), layout="constrained")
     accuracy_axes, time_axes, imagenet_axes = figure.subplots(1, 3)
     cardinalities = [point.cardinality for point in trend.points]
-    means = [100 * float(np.mean(point.accuracies)) for point in trend.points]
+    several = any(point.accuracy_interval is not None for point in trend.points)
     for point in trend.points:
-        accuracy_axes.scatter(
-            [point.cardinality] * len(point.accuracies), 100 * np.array(point.accuracies), color="grey", s=12
-        )
+        for run in runs.of(point.arch):
+            below, above = _binomial_errors(run)
+            accuracy_axes.errorbar(
+                point.cardinality,
+                100 * run.correct.mean(),
+                yerr=[[below], [above]],
+                fmt="o",
+                color="grey",
+                markersize=4,
+                capsize=3,
+            )
         if point.accuracy_interval is not None:
             interval = point.accuracy_interval
-            accuracy_axes.vlines(point.cardinality, 100 * interval.low, 100 * interval.high, color="C0")
-    accuracy_axes.plot(cardinalities, means, marker="o", color="C0")
-    accuracy_axes.set(ylabel="test accuracy (%)", title="Accuracy here (mean, 95% interval, runs)")
+            accuracy_axes.vlines(point.cardinality, 100 * interval.low, 100 * interval.high, color="C0", linewidth=3)
+    if several:
+        accuracy_axes.plot(
+            cardinalities, [100 * float(np.mean(p.accuracies)) for p in trend.points], marker="o", color="C0"
+        )
+    if trend.seed_slopes:
+        slope = float(np.mean(trend.seed_slopes))
+        x = np.log2(cardinalities)
+        y = np.array([float(np.mean(point.accuracies)) for point in trend.points])
+        intercept = y.mean() - slope * x.mean()
+        accuracy_axes.plot(
+            cardinalities,
+            100 * (intercept + slope * x),
+            linestyle="--",
+            color="C3",
+            label=f"fit: {100 * slope:+.2f} points per doubling",
+        )
+        accuracy_axes.legend(fontsize="small")
+    what = "runs with binomial 95% intervals" + (", mean and t-interval over seeds" if several else ", one seed")
+    accuracy_axes.set(ylabel="test accuracy (%)", title=f"Accuracy here ({what})")
+    accuracy_axes.title.set_fontsize("small")
     time_axes.plot(cardinalities, [point.seconds_per_epoch for point in trend.points], marker="o", color="C1")
     time_axes.set(ylabel="seconds per epoch", title="Training time here")
     errors = [(point.cardinality, point.imagenet_top1_error) for point in trend.points if point.imagenet_top1_error]
@@ -214,6 +251,97 @@ def plot_cardinality(trend: CardinalityTrend) -> Figure:
         axes.set_xticks(cardinalities, [str(c) for c in cardinalities])
         axes.set_xlabel("cardinality (groups)")
         axes.grid(alpha=0.3)
+    return figure
+
+
+def plot_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> Figure:
+    """Per class, each architecture's accuracy minus the baseline's, with 95 % intervals: one panel per comparison."""
+    if not pairs:
+        return _empty_figure("no paired comparison")
+    classes = _classes(runs)
+    columns = min(len(pairs), 2)
+    rows = -(-len(pairs) // columns)
+    figure = Figure(figsize=(6.5 * columns, 3.4 * rows), layout="constrained")
+    axes_list = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for unused in axes_list[len(pairs) :]:
+        unused.set_axis_off()
+    for axes, pair in zip(axes_list, pairs):
+        means, lows, highs = per_class_differences(pair, runs)
+        positions = np.arange(len(classes))
+        colours = ["C2" if low > 0 else "C3" if high < 0 else "C7" for low, high in zip(lows, highs)]
+        axes.bar(positions, 100 * means, color=colours, yerr=[100 * (means - lows), 100 * (highs - means)], capsize=2)
+        axes.axhline(0, color="black", linewidth=0.8)
+        axes.set_xticks(
+            positions, classes, rotation=45 if len(classes) > 5 else 0, ha="right" if len(classes) > 5 else "center"
+        )
+        n = len(pair.seeds)
+        axes.set(
+            ylabel="difference (percentage points)",
+            title=f"{display_name(pair.other)} minus {display_name(pair.baseline)} "
+            f"({'t-interval over ' + str(n) + ' seeds' if n > 1 else 'one seed, binomial interval'})",
+        )
+        axes.title.set_fontsize("small")
+        axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def plot_headline(runs: Runs, pairs: list[PairComparison]) -> Figure:
+    """The result at a glance: each run's test accuracy with its binomial 95 % interval, and the time ratios.
+
+    Left, one dot per run (seeds side by side) with a Wilson interval over the test images and a bar
+    at each architecture's mean. Right, each architecture's seconds per epoch over the baseline's,
+    per device model and paired seed (never pooled across device models).
+    """
+    if not runs.complete:
+        return _empty_figure("no complete runs")
+    colours = _colours(runs)
+    figure = Figure(figsize=(10, 3.6), layout="constrained")
+    accuracy_axes, time_axes = figure.subplots(1, 2, width_ratios=(3, 2))
+    architectures = runs.architectures
+    for i, arch in enumerate(architectures):
+        members = runs.of(arch)
+        offsets = np.linspace(-0.2, 0.2, len(members)) if len(members) > 1 else [0.0]
+        for offset, run in zip(offsets, members):
+            below, above = _binomial_errors(run)
+            accuracy_axes.errorbar(
+                i + offset, 100 * run.correct.mean(), yerr=[[below], [above]], fmt="o", color=colours[arch], capsize=3
+            )
+            accuracy_axes.annotate(
+                f"s{run.seed}",
+                (i + offset, 100 * run.correct.mean()),
+                xytext=(4, -10),
+                textcoords="offset points",
+                fontsize="x-small",
+            )
+        mean = 100 * float(np.mean([run.record.test_acc for run in members]))
+        accuracy_axes.hlines(mean, i - 0.3, i + 0.3, color=colours[arch], linewidth=2)
+    accuracy_axes.set_xticks(
+        range(len(architectures)),
+        [display_name(arch) for arch in architectures],
+        rotation=20 if len(architectures) > 3 else 0,
+    )
+    accuracy_axes.set(ylabel="test accuracy (%)", title="Test accuracy per seed (binomial 95% interval; bar: mean)")
+    accuracy_axes.title.set_fontsize("small")
+    labels = []
+    for pair in pairs:
+        for group in pair.timings:
+            label = display_name(pair.other) + (
+                f"\n{group.device}" if len({g.device for p in pairs for g in p.timings}) > 1 else ""
+            )
+            position = len(labels)
+            labels.append(label)
+            time_axes.bar(position, group.time_ratio, color=colours.get(pair.other, "C0"), alpha=0.6)
+            time_axes.scatter(
+                [position] * len(group.seeds), [1 + s for s in group.seed_slowdowns], color="black", s=12, zorder=3
+            )
+    time_axes.axhline(1, color="black", linewidth=0.8)
+    if labels:
+        time_axes.set_xticks(range(len(labels)), labels, fontsize="small", rotation=20 if len(labels) > 3 else 0)
+    baseline = display_name(pairs[0].baseline) if pairs else "the baseline"
+    time_axes.set(ylabel=f"seconds per epoch / {baseline}'s", title="Training time ratio (bar: mean; dots: seeds)")
+    time_axes.title.set_fontsize("small")
+    for axes in (accuracy_axes, time_axes):
+        axes.grid(axis="y", alpha=0.3)
     return figure
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from ..files import write_text
 from ..paths import ROOT, outputs_dir
 from .runs import load_runs
-from .text import readme_headline
+from .text import readme_headline, readme_timings
 
 README_PROFILES = {"headline": "full", "headline-quick": "quick"}  # the README's result blocks and their profiles
+TIMED_PROFILES = ("quick", "cardinality-quick", "full")  # published profiles whose measured times the README gives
 
 
 def readme_blocks() -> dict[str, str]:
@@ -20,6 +21,9 @@ def readme_blocks() -> dict[str, str]:
         runs = outputs_dir() / profile
         if (runs / "runs").is_dir():
             blocks[name] = readme_headline(load_runs(runs))
+    timed = [outputs_dir() / profile for profile in TIMED_PROFILES if (outputs_dir() / profile / "runs").is_dir()]
+    if timed:
+        blocks["timings"] = "".join(f"- {readme_timings(load_runs(profile))}\n" for profile in timed)
     tables = [outputs_dir() / "bench" / f"bench-{device}.md" for device in ("cpu", "cuda")]
     if any(table.exists() for table in tables):
         blocks["bench"] = "\n".join(table.read_text() for table in tables if table.exists())

@@ -176,3 +176,72 @@ def cross_fitted_temperature_scaling(
         scaled[apply_to] = apply_temperature(probabilities[apply_to], temperature)
         temperatures.append(temperature)
     return CrossFittedScaling(scaled, folds, (temperatures[0], temperatures[1]))
+
+
+# --- intervals and power beside the paired comparison ---------------------------------------
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a binomial proportion (an accuracy on ``trials`` test images).
+
+    It stays inside [0, 1] and keeps its coverage near 0 and 1, where the normal (Wald) interval
+    does not (Brown, Cai and DasGupta 2001).
+    """
+    if trials <= 0:
+        raise ValueError("a binomial interval needs at least one trial")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> MeanInterval:
+    """Welch's interval of mean(b) - mean(a) for two independent samples (unequal variances allowed)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("Welch's interval needs at least two values in each sample")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    mean = float(b.mean() - a.mean())
+    if se == 0:
+        return MeanInterval(mean, mean, mean, len(a) + len(b), confidence)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    return MeanInterval(mean, mean - half, mean + half, len(a) + len(b), confidence)
+
+
+def paired_t_power(difference: float, sd: float, n: int, alpha: float = 0.05) -> float:
+    """Power of the two-sided paired t-test with ``n`` pairs to detect a true mean ``difference``."""
+    if n < 2:
+        return 0.0
+    df = n - 1
+    critical = float(stats.t.ppf(1 - alpha / 2, df))
+    shift = difference / (sd / np.sqrt(n))
+    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+
+
+def seeds_needed(
+    difference: float, sd: float, alpha: float = 0.05, power: float = 0.8, limit: int = 10_000
+) -> int | None:
+    """The fewest paired seeds whose paired t-test resolves ``difference`` at ``alpha`` with ``power``.
+
+    ``sd`` is the seed-to-seed standard deviation of the per-seed differences. None when even
+    ``limit`` seeds would not do (a difference of 0, or one far below the spread).
+    """
+    if difference == 0 or sd <= 0:
+        return None if difference == 0 else 2
+
+    def enough(n: int) -> bool:
+        return paired_t_power(abs(difference), sd, n, alpha) >= power
+
+    high = 2
+    while not enough(high):  # power rises with n: double until enough, then bisect for the fewest
+        if high >= limit:
+            return None
+        high = min(2 * high, limit)
+    low = high // 2 if high > 2 else 1  # not enough at low (or below the minimum of 2)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -10,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..record import NOT_RECORDED
-from .compare import BLOG_POST, CardinalityTrend, EnsembleScore, Reference, compare_all
-from .format import agreed, percent, text
+from .compare import BLOG_POST, CardinalityTrend, EnsembleScore, EqualCost, Reference, compare_all
+from .format import agreed, number, percent, ratio, share, text
 from .runs import BASELINE, RunResult, Runs
 
 
@@ -26,7 +25,8 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
     """One row per architecture: final-epoch test accuracy over seeds, size, cost and the blog's figure.
 
     Accuracy is the final epoch's, not the best epoch's: picking the best epoch would select on the
-    test set. Time is relative to the baseline (ResNet-50 when present) in seconds per epoch.
+    test set. Time is relative to the baseline (ResNet-50 when present) in seconds per epoch, per
+    device model when the runs were timed on several: ratios across device models mix hardware in.
     """
     baseline = _baseline(runs)
     columns = [
@@ -34,8 +34,6 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
         "seeds",
         "epochs",
         "test accuracy",
-        "test acc mean (%)",
-        "test acc std (%)",
         "params",
         "GMACs",
         "seconds per epoch",
@@ -44,13 +42,10 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
         f"blog post ({reference.epochs} epochs)",
     ]
     rows = []
-    base_seconds = np.mean([run.record.timing.seconds_per_epoch for run in runs.of(baseline)]) if baseline else None
+    base_runs = runs.of(baseline) if baseline else []
     for arch in runs.architectures:
         members = runs.of(arch)
-        accuracies = 100 * np.array([run.record.test_acc for run in members])
-        mean = float(accuracies.mean())
-        std = float(accuracies.std(ddof=1)) if len(members) > 1 else math.nan
-        seconds = float(np.mean([run.record.timing.seconds_per_epoch for run in members]))
+        accuracies = np.array([run.record.test_acc for run in members])
         blog = reference.test_acc.get(arch)
         blog_text = percent(blog, 1) if blog is not None else "—"
         if arch == reference.slower:
@@ -60,19 +55,50 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
                 arch,
                 len(members),
                 _agreed_values(member.record.epochs for member in members),
-                f"{mean:.2f} ± {std:.2f} %" if len(members) > 1 else f"{mean:.2f} % (one seed)",
-                mean,
-                std,
+                f"{percent(accuracies.mean())} ± {percent(accuracies.std(ddof=1))}"
+                if len(members) > 1
+                else f"{percent(accuracies.mean())} (one seed)",
                 members[0].record.params,
                 members[0].record.macs / 1e9,
-                seconds,
-                float(np.mean([run.record.timing.images_per_second for run in members])),
-                f"{seconds / base_seconds:.2f}x",
+                _by_device(members, lambda run: run.record.timing.seconds_per_epoch, number),
+                _by_device(members, lambda run: run.record.timing.images_per_second, lambda v: number(v, 0)),
+                _time_vs(members, base_runs),
                 blog_text,
             ]
         )
     table = pd.DataFrame(rows, columns=columns)
     return table if runs.cifar10 else table.drop(columns=columns[-1])  # the blog's figures are CIFAR-10's
+
+
+def _devices(members: list[RunResult]) -> dict[str, list[RunResult]]:
+    devices: dict[str, list[RunResult]] = {}
+    for run in members:
+        devices.setdefault(run.record.env.device_name, []).append(run)
+    return devices
+
+
+def _by_device(members: list[RunResult], value: Callable[[RunResult], float], show: Callable[[float], str]) -> str:
+    devices = _devices(members)
+    means = {device: float(np.mean([value(run) for run in runs])) for device, runs in devices.items()}
+    if len(means) == 1:
+        return show(next(iter(means.values())))
+    return "; ".join(f"{show(mean)} ({device})" for device, mean in means.items())
+
+
+def _time_vs(members: list[RunResult], base_runs: list[RunResult]) -> str:
+    """Mean seconds per epoch over the baseline's, on each device model both were timed on."""
+    mine, theirs = _devices(members), _devices(base_runs)
+    shared = [device for device in mine if device in theirs]
+    ratios = {
+        device: np.mean([run.record.timing.seconds_per_epoch for run in mine[device]])
+        / np.mean([run.record.timing.seconds_per_epoch for run in theirs[device]])
+        for device in shared
+    }
+    if not ratios:
+        return "—"
+    if len(ratios) == 1:
+        return ratio(next(iter(ratios.values())))
+    return "; ".join(f"{ratio(value)} ({device})" for device, value in ratios.items())
 
 
 def _agreed_values(values: Iterable[Any]) -> str:
@@ -208,24 +234,39 @@ def comparisons_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFr
     """One row per architecture compared with the baseline: accuracy difference and time, with intervals."""
     rows = []
     for pair in compare_all(runs, reference):
-        interval, slowdown = pair.difference_interval, pair.slowdown_interval
+        interval, welch = pair.difference_interval, pair.welch_interval
         rows.append(
             {
                 "architecture": pair.other,
                 "vs": pair.baseline,
                 "paired seeds": len(pair.seeds),
-                "accuracy difference (pp)": 100 * pair.mean_difference,
-                "95% interval (pp)": f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]" if interval else "—",
-                "McNemar p per seed": ", ".join(f"{seed.mcnemar.p_value:.3g}" for seed in pair.seeds),
-                "Holm-adjusted p": ", ".join(
-                    f"{seed.p_adjusted:.3g}" for seed in pair.seeds if seed.p_adjusted is not None
+                "accuracy difference (pp)": pair.mean_difference * 100,
+                "95% interval, paired (pp)": _pp_interval(interval),
+                "95% interval, Welch (pp)": _pp_interval(welch),
+                "McNemar p per seed (Holm-adjusted)": ", ".join(
+                    f"{seed.mcnemar.p_value:.3g}" + (f" ({seed.p_adjusted:.3g})" if seed.p_adjusted is not None else "")
+                    for seed in pair.seeds
+                ),
+                "time per epoch vs baseline": "; ".join(
+                    f"{ratio(group.time_ratio)}"
+                    + (
+                        f" [{share(group.slowdown_interval.low, sign=True)}, {share(group.slowdown_interval.high, sign=True)}]"
+                        if group.slowdown_interval
+                        else ""
+                    )
+                    + (f" ({group.device})" if len(pair.timings) > 1 else "")
+                    for group in pair.timings
                 )
                 or "—",
-                "time per epoch vs baseline": f"{pair.time_ratio:.2f}x",
-                "95% interval of slowdown": f"[{slowdown.low:+.0%}, {slowdown.high:+.0%}]" if slowdown else "—",
             }
         )
     return pd.DataFrame(rows)
+
+
+def _pp_interval(interval) -> str:
+    if interval is None:
+        return "—"
+    return f"[{number(100 * interval.low, sign=True)}, {number(100 * interval.high, sign=True)}]"
 
 
 def cardinality_table(trend: CardinalityTrend) -> pd.DataFrame:
@@ -241,7 +282,9 @@ def cardinality_table(trend: CardinalityTrend) -> pd.DataFrame:
                 "GMACs": point.macs / 1e9,
                 "seeds": len(point.accuracies),
                 "test acc mean (%)": 100 * float(np.mean(point.accuracies)),
-                "95% interval (%)": f"[{100 * interval.low:.2f}, {100 * interval.high:.2f}]" if interval else "—",
+                "95% interval (%)": f"[{number(100 * interval.low)}, {number(100 * interval.high)}]"
+                if interval
+                else "—",
                 "seconds per epoch": point.seconds_per_epoch,
                 "ImageNet top-1 error (%), Xie et al. Table 3": point.imagenet_top1_error,
             }
@@ -250,20 +293,44 @@ def cardinality_table(trend: CardinalityTrend) -> pd.DataFrame:
 
 
 def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
-    """Accuracy, NLL and ECE before and after temperature scaling; McNemar against the best member."""
+    """Accuracy, NLL and ECE before and after temperature scaling; the ensemble against its best member."""
     rows = []
     for score in scores:
         test = score.mcnemar_vs_best_member
+        versus = "—"
+        if test is not None and score.best_member_accuracy is not None:
+            versus = f"{number(100 * (score.accuracy - score.best_member_accuracy), sign=True)} (p {test.p_value:.3g})"
         rows.append(
             {
                 "model": score.name,
-                "members": ", ".join(score.members),
                 "accuracy (%)": 100 * score.accuracy,
                 "NLL": score.nll,
                 "ECE (%)": 100 * score.ece,
                 "NLL, temperature-scaled": score.nll_scaled,
                 "ECE (%), temperature-scaled": 100 * score.ece_scaled,
-                "vs best member (McNemar p)": f"{test.p_value:.3g}" if test else "—",
+                "fitted temperatures": ", ".join(number(t) for t in score.temperatures)
+                if len(score.temperatures) <= 2
+                else f"{number(min(score.temperatures))} to {number(max(score.temperatures))}",
+                "vs best member (pp, McNemar p)": versus,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def equal_cost_table(equal_cost: EqualCost) -> pd.DataFrame:
+    """Two models at equal cost: each kind of two-model ensemble over every pair of runs, as mean and range."""
+    groups = [("one run of each architecture", equal_cost.mixed)]
+    groups += [(f"two seeds of {arch}", scores) for arch, scores in equal_cost.same.items()]
+    rows = []
+    for name, scores in groups:
+        accuracies = [100 * score.accuracy for score in scores]
+        rows.append(
+            {
+                "two-model ensemble": name,
+                "pairs": len(scores),
+                "accuracy, mean (%)": float(np.mean(accuracies)),
+                "accuracy, range (%)": f"{number(min(accuracies))} to {number(max(accuracies))}",
+                "NLL, mean": float(np.mean([score.nll for score in scores])),
             }
         )
     return pd.DataFrame(rows)

