@@ -215,6 +215,24 @@ def test_same_seed_gives_identical_histories_and_another_seed_does_not(tmp_path,
     assert read_history(tmp_path / "a") != read_history(tmp_path / "c")
 
 
+def test_the_seed_draws_each_epochs_order_and_augmentation(tmp_path, separable_folder):
+    # The seed must reach the run's own generator, not only the model's initial weights: the
+    # histories above would differ by the initialisation alone.
+    from archcompare.training import epoch_batches, prepare_run
+
+    def draws(seed):
+        run = prepare_run(tiny_config(separable_folder, tmp_path, seed=seed), log=lambda message: None)
+        batches = list(epoch_batches(run, 1))
+        return [torch.cat([getattr(b.augmentation, name) for b in batches]) for name in ("flip", "shift")] + [
+            torch.cat([b.index for b in batches])
+        ]
+
+    one, again, other = draws(1), draws(1), draws(2)
+    assert all(torch.equal(a, b) for a, b in zip(one, again))
+    flip, shift, order = (not torch.equal(a, b) for a, b in zip(one, other))
+    assert order and flip and shift, "another seed must draw another order and other augmentation choices"
+
+
 @pytest.mark.parametrize("stop_after", [1, 2])
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path, separable_folder, stop_after):
     config = tiny_config(separable_folder, tmp_path, epochs=3, recipe="blog", output_dir=str(tmp_path / "whole"))
