@@ -57,6 +57,23 @@ def test_cache_is_used_and_invalidated_when_the_folder_changes(tmp_path):
     assert sum("decoding" in m for m in messages) == 2
     assert len(third.train_labels) == len(first.train_labels) + 1
     assert third.fingerprint != first.fingerprint
+    # The same file names with other contents: a file rewritten with another size (its time kept),
+    # then one rewritten with the same size at another time. Each is decoded again.
+    edited = folder / "train" / "blue" / "0000.png"  # the first training image (classes sort blue first)
+    before = edited.stat()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(edited)
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert edited.stat().st_size != before.st_size
+    fourth = load_dataset(f"imagefolder:{folder}", tmp_path / "data", log=messages.append)
+    assert sum("decoding" in m for m in messages) == 3
+    assert fourth.train_images[0, :, 0, 0].tolist() == [1, 2, 3] and fourth.fingerprint != third.fingerprint
+    size = edited.stat().st_size
+    Image.new("RGB", (16, 16), (4, 5, 6)).save(edited)
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    assert edited.stat().st_size == size
+    fifth = load_dataset(f"imagefolder:{folder}", tmp_path / "data", log=messages.append)
+    assert sum("decoding" in m for m in messages) == 4
+    assert fifth.train_images[0, :, 0, 0].tolist() == [4, 5, 6] and fifth.fingerprint != fourth.fingerprint
 
 
 def test_an_image_edited_in_place_is_decoded_again(tmp_path):
