@@ -255,6 +255,10 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder)
     messages = []
     train(config.replace(lr=0.01), progress="none", log=messages.append)
     assert any("other settings (lr)" in m for m in messages)
+    # Not resumed: no epoch of the lr=0.05 run is kept; both epochs were trained at the new rate.
+    assert not any("resuming" in m for m in messages), messages
+    rows = read_history(tmp_path / "run")
+    assert [row["epoch"] for row in rows] == ["1", "2"] and all(float(row["lr"]) <= 0.01 for row in rows), rows
 
 
 def test_corrupt_checkpoint_is_reported_with_how_to_restart(tmp_path, separable_folder):
