@@ -16,7 +16,15 @@ import pytest
 from conftest import make_imagefolder
 from processes import ROOT, kill_group, learning_history, make, plan, start_make, wait_for
 
-SECTIONS = ("Headline", "Conclusions", "Training curves", "Per-class differences", "Setup", "Limitations", "Appendix: every run")
+SECTIONS = (
+    "Headline",
+    "Conclusions",
+    "Training curves",
+    "Per-class differences",
+    "Setup",
+    "Limitations",
+    "Appendix: every run",
+)
 
 
 @pytest.fixture(scope="module")
