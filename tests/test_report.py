@@ -405,6 +405,16 @@ def test_training_curves_have_one_line_per_run_in_each_panel(profile):
     line = report.plot_training_curves(runs, x="time").axes[0].lines[0]
     np.testing.assert_allclose(line.get_xdata(), run.history["epoch_seconds"].cumsum())
     np.testing.assert_allclose(line.get_ydata(), 100 * run.history["test_acc"])
+    # Each accuracy line lies in its own binomial band: Wilson's interval of the final epoch, from scipy.
+    from scipy.stats import binomtest
+
+    band = report.plot_training_curves(runs, x="time").axes[0].collections[0].get_paths()[0].vertices
+    n, correct = len(run.labels), int(round(run.history["test_acc"].iloc[-1] * len(run.labels)))
+    wilson = binomtest(correct, n).proportion_ci(0.95, method="wilson")
+    at_end = band[np.isclose(band[:, 0], line.get_xdata()[-1])][:, 1]
+    assert sorted(at_end)[0] == pytest.approx(100 * wilson.low) and sorted(at_end)[-1] == pytest.approx(
+        100 * wilson.high
+    )
     with pytest.raises(ValueError, match="x='steps' is not allowed"):
         report.plot_training_curves(runs, x="steps")
 

@@ -49,7 +49,9 @@ def plot_training_curves(runs: Runs, x: str = "epoch") -> Figure:
     """Test accuracy and test loss of every run per epoch (``x="epoch"``) or over training time (``"time"``).
 
     Against cumulative training time, a slower architecture's curve is stretched to the right, which
-    shows what its accuracy costs. One line per run, coloured by architecture, styled by seed.
+    shows what its accuracy costs. One line per run, coloured by architecture, styled by seed; each
+    accuracy line lies in its binomial (Wilson) 95 % band over the test images, the spread a single
+    evaluation has on a test set of that size.
     """
     if x not in ("epoch", "time"):
         raise ValueError(f"x={x!r} is not allowed: choose epoch or time")
@@ -69,6 +71,8 @@ def plot_training_curves(runs: Runs, x: str = "epoch") -> Figure:
             markersize=3,
         )
         accuracy_axes.plot(xs, 100 * history["test_acc"], **style)
+        low, high = accuracy_band(history["test_acc"].to_numpy(), len(run.labels))
+        accuracy_axes.fill_between(xs, 100 * low, 100 * high, color=colours[run.arch], alpha=0.12, linewidth=0)
         loss_axes.plot(xs, history["test_loss"], **style)
     label = "epoch" if x == "epoch" else "cumulative training time (s), excluding setup and evaluation"
     accuracy_axes.set(xlabel=label, ylabel="test accuracy (%)", title="Test accuracy")
@@ -183,6 +187,12 @@ def plot_history(run_dir: str | Path) -> Figure:
         axes.legend()
         axes.grid(alpha=0.3)
     return figure
+
+
+def accuracy_band(accuracies: np.ndarray, images: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95 % bounds of each accuracy measured on ``images`` test images (as fractions)."""
+    bounds = [wilson_interval(round(a * images), images, CONFIDENCE) for a in accuracies]
+    return np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
 
 
 def _binomial_errors(run: RunResult) -> tuple[float, float]:

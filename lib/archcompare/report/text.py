@@ -852,7 +852,11 @@ def caption_training_curves(runs: Runs, x: str) -> str:
         f"{run.label} {percent(run.record.test_acc)}" for arch in runs.architectures for run in runs.of(arch)
     )
     axis = "epoch" if x == "epoch" else "cumulative training time (setup and evaluation excluded)"
-    return f"**Training curves by {axis}.** Test accuracy and test loss of every run; final test accuracy: {finals}."
+    images = len(runs.complete[0].labels) if runs.complete else 0
+    return (
+        f"**Training curves by {axis}.** Test accuracy (shaded: each evaluation's binomial 95% interval over "
+        f"{images:,} test images) and test loss of every run; final test accuracy: {finals}."
+    )
 
 
 def caption_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> str:
