@@ -113,6 +113,17 @@ def test_invalid_config_values_raise_a_clear_error(field, value, allowed):
         RunConfig(**{field: value})
 
 
+def test_papermill_reads_every_parameter_of_the_training_notebook():
+    """papermill parses each line of the parameters cell; a line it cannot parse prints a warning into
+    every make run and leaves the parameter out of what it reports as the notebook's parameters."""
+    import papermill
+
+    from archcompare.paths import TRAIN_NOTEBOOK
+    from archcompare.pipeline.notebooks import notebook_parameters
+
+    assert set(papermill.inspect_notebook(str(TRAIN_NOTEBOOK))) == set(notebook_parameters(TRAIN_NOTEBOOK))
+
+
 def test_runconfig_defaults_are_the_training_notebooks_parameters_cell():
     """One set of defaults: what a profile does not set is the same whether make or a person runs the notebook."""
     from archcompare.paths import TRAIN_NOTEBOOK
