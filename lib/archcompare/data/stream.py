@@ -83,12 +83,20 @@ def resolve_loader(config, device: torch.device, log: Callable[[str], None] = pr
     size, budget = decoded_bytes(spec, config.train_per_class, config.test_per_class), memory_budget(device)
     if size > budget:
         log(
-            f"loader auto: streaming from disk: the decoded images would take {size / 2**30:.1f} GiB, more than "
-            f"the {budget / 2**30:.1f} GiB budget ({MEMORY_BUDGET_SHARE:.0%} of the {device.type} memory)"
+            f"loader auto: streaming from disk: the decoded images would take {_bytes(size)}, more than "
+            f"the {_bytes(budget)} budget ({MEMORY_BUDGET_SHARE:.0%} of the {device.type} memory)"
         )
         return "stream"
-    log(f"loader auto: decoding into memory ({size / 2**20:,.0f} MiB, within the {budget / 2**30:.1f} GiB budget)")
+    log(f"loader auto: decoding into memory ({_bytes(size)}, within the {_bytes(budget)} budget)")
     return "memory"
+
+
+def _bytes(count: int) -> str:
+    """A size in the largest binary unit that keeps it at 1 or more: 240.0 KiB, 175.8 MiB, 5.9 GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} bytes"
 
 
 @dataclass(frozen=True)
