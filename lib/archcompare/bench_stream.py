@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
-from .data.stream import LOADER_WORKERS, Geometry, open_streamed, stream_batches
+from .data.stream import LOADER_WORKERS, StreamedDataset, open_streamed, stream_batches
 from .probe import TrainingSteps, images_per_second, synthetic_dataset
 from .training.device import synchronize
 from .training.run import epoch_batches, prepare_run
@@ -46,8 +46,9 @@ def bench_streaming(device: torch.device, log: Callable[[str], None], quick: boo
                 train_per_class=0, test_per_class=0, batch_size=batch, device=device.type,
                 data_dir=str(Path(workdir) / "data"), output_dir=str(Path(workdir) / "run"),
             )  # fmt: skip
-            decode = _decode_rate(config, device)
-            train_alone = _memory_rate(config, device, steps)
+            files = open_streamed(config.dataset_spec, config.recipe)  # listed once, for both measurements
+            decode = _decode_rate(files, config, device)
+            train_alone = _memory_rate(files, config, device, steps)
             together = _streamed_rate(config, device, steps)
         row = {
             "condition": label,
@@ -99,13 +100,11 @@ def _write_jpegs(root: Path, count: int, size: tuple[int, int]) -> Path:
     return root
 
 
-def _decode_rate(config: RunConfig, device: torch.device) -> float:
+def _decode_rate(dataset: StreamedDataset, config: RunConfig, device: torch.device) -> float:
     """Images per second the loader delivers to the device with nothing else running (a first epoch, workers started)."""
     import time
 
-    dataset = open_streamed(config.dataset_spec, (3, 224, 224) if config.recipe == "imagenet" else None)
-    _, height, width = dataset.image_shape
-    geometry = Geometry(config.recipe, height, width, train=True)
+    geometry = dataset.geometry(config.recipe, train=True)
     order = list(range(len(dataset.train_files)))
     batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
     loader = stream_batches(dataset.train_files, batches, geometry, device)
@@ -118,14 +117,12 @@ def _decode_rate(config: RunConfig, device: torch.device) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _memory_rate(config: RunConfig, device: torch.device, steps: int) -> float:
+def _memory_rate(dataset: StreamedDataset, config: RunConfig, device: torch.device, steps: int) -> float:
     """The same step on resident generated images of the step's shape: training alone."""
-    _, height, width = open_streamed(
-        config.dataset_spec, (3, 224, 224) if config.recipe == "imagenet" else None
-    ).image_shape
-    dataset = synthetic_dataset(train=config.batch_size * (steps + 1), test=2, size=(height, width))
+    _, height, width = dataset.image_shape
+    generated = synthetic_dataset(train=config.batch_size * (steps + 1), test=2, size=(height, width))
     recipe = "standard" if config.recipe == "imagenet" else config.recipe  # its crops are the loader's work
-    step = TrainingSteps(config.replace(loader="memory", recipe=recipe, dataset="cifar10"), dataset, "eager")
+    step = TrainingSteps(config.replace(loader="memory", recipe=recipe, dataset="cifar10"), generated, "eager")
     return images_per_second(step, config.batch_size, steps, device, warmup=1)
 
 

@@ -38,7 +38,11 @@ def normalization_stats(recipe: str, train_images: torch.Tensor) -> tuple[torch.
         chunk = chunk.double() / 255
         total += chunk.sum(1)
         total_sq += (chunk * chunk).sum(1)
-    count = pixels.shape[1]
+    return mean_and_std(total, total_sq, pixels.shape[1])
+
+
+def mean_and_std(total: torch.Tensor, total_sq: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std (float32) from float64 sums of pixels in [0, 1] and of their squares."""
     mean = total / count
     std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
     return mean.float(), std.float()

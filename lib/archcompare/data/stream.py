@@ -28,7 +28,7 @@ import torch
 
 from ..errors import DataError
 from ..files import write_atomic
-from .augment import IMAGENET_MEAN_STD, imagenet_geometry
+from .augment import IMAGENET_MEAN_STD, imagenet_geometry, mean_and_std
 from .sources import SourceFile, image_size, imagefolder_files
 from .spec import LOADERS, DatasetSpec
 
@@ -124,6 +124,11 @@ class StreamedDataset:
     def to(self, device: torch.device | str) -> StreamedDataset:
         return replace(self, train_labels=self.train_labels.to(device), test_labels=self.test_labels.to(device))
 
+    def geometry(self, recipe: str, train: bool, seed: int = 0) -> Geometry:
+        """How this dataset's files become a step's images under ``recipe``."""
+        _, height, width = self.image_shape
+        return Geometry(recipe, height, width, train, seed)
+
     def subset(self, train_keep: torch.Tensor | None, test_keep: torch.Tensor | None) -> StreamedDataset:
         changes = {}
         if train_keep is not None:
@@ -139,8 +144,9 @@ class StreamedDataset:
         return replace(self, **changes)
 
 
-def open_streamed(spec: DatasetSpec, image_shape: tuple[int, int, int] | None = None) -> StreamedDataset:
-    """The folder's files in the memory loader's order (split, class, name), so indices agree."""
+def open_streamed(spec: DatasetSpec, recipe: str) -> StreamedDataset:
+    """The folder's files in the memory loader's order (split, class, name), so indices agree; images
+    of the shape ``recipe``'s steps see."""
     files = imagefolder_files(spec.path)
     root = spec.path.resolve()
     split_of = [Path(file.path).parent.parent.name for file in files]
@@ -154,12 +160,9 @@ def open_streamed(spec: DatasetSpec, image_shape: tuple[int, int, int] | None = 
 
     train_files, train_labels = split("train")
     test_files, test_labels = split("test")
-    if image_shape is None:
-        height, width = image_size(spec)
-        image_shape = (3, height, width)
     return StreamedDataset(
         str(spec), tuple(class_names), train_files, train_labels, test_files, test_labels,
-        files_fingerprint(files, root), image_shape,
+        files_fingerprint(files, root), (3, *step_image_size(spec, recipe)),
     )  # fmt: skip
 
 
@@ -292,7 +295,7 @@ def channel_stats(
             return torch.from_numpy(stored["mean"]), torch.from_numpy(stored["std"])
     log(f"computing the training images' channel statistics (once; cached in {cache.parent})")
     channels, height, width = dataset.image_shape
-    geometry = Geometry("none", height, width, train=False)
+    geometry = dataset.geometry("none", train=False)
     total = torch.zeros(channels, dtype=torch.float64)
     total_sq = torch.zeros(channels, dtype=torch.float64)
     order = list(range(len(dataset.train_files)))
@@ -301,10 +304,7 @@ def channel_stats(
         pixels = images.transpose(0, 1).reshape(channels, -1).double() / 255
         total += pixels.sum(1)
         total_sq += (pixels * pixels).sum(1)
-    count = len(order) * height * width
-    mean = total / count
-    std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
-    mean, std = mean.float(), std.float()
+    mean, std = mean_and_std(total, total_sq, len(order) * height * width)
     write_atomic(cache, lambda f: np.savez(f, mean=mean.numpy(), std=std.numpy()), binary=True)
     return mean, std
 

@@ -39,6 +39,17 @@ def _classes(runs: Runs) -> list[str]:
     return list(next(iter(distinct), ()))
 
 
+def _panel_grid(count: int, max_columns: int, panel_size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure of ``count`` panels in rows of up to ``max_columns``; the flat axes, the spare ones hidden."""
+    columns = min(count, max_columns)
+    rows = -(-count // columns)
+    figure = Figure(figsize=(panel_size[0] * columns, panel_size[1] * rows), layout="constrained")
+    axes_list = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for unused in axes_list[count:]:
+        unused.set_axis_off()
+    return figure, axes_list
+
+
 def _empty_figure(message: str) -> Figure:
     figure = Figure(figsize=(6, 1.5))
     figure.text(0.5, 0.5, message, ha="center", va="center")
@@ -269,12 +280,7 @@ def plot_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> Figure
     if not pairs:
         return _empty_figure("no paired comparison")
     classes = _classes(runs)
-    columns = min(len(pairs), 2)
-    rows = -(-len(pairs) // columns)
-    figure = Figure(figsize=(6.5 * columns, 3.4 * rows), layout="constrained")
-    axes_list = np.atleast_1d(figure.subplots(rows, columns)).ravel()
-    for unused in axes_list[len(pairs) :]:
-        unused.set_axis_off()
+    figure, axes_list = _panel_grid(len(pairs), max_columns=2, panel_size=(6.5, 3.4))
     for axes, pair in zip(axes_list, pairs):
         means, lows, highs = per_class_differences(pair, runs)
         positions = np.arange(len(classes))
@@ -369,12 +375,7 @@ def plot_reliability(runs: Runs, ensembles: dict[str, list[EnsembleScore]]) -> F
             panels.append((f"{display_name(arch)}, ensemble of {len(members)}", members))
     if not panels:
         return _empty_figure("no complete runs")
-    columns = min(len(panels), 4)
-    rows = -(-len(panels) // columns)
-    figure = Figure(figsize=(3.4 * columns, 3.2 * rows), layout="constrained")
-    axes_list = np.atleast_1d(figure.subplots(rows, columns)).ravel()
-    for unused in axes_list[len(panels) :]:
-        unused.set_axis_off()
+    figure, axes_list = _panel_grid(len(panels), max_columns=4, panel_size=(3.4, 3.2))
     for axes, (title, members) in zip(axes_list, panels):
         probabilities = ensemble([run.probabilities for run in members])
         bins = reliability(probabilities, members[0].labels)

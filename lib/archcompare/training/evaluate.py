@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.augment import augment, normalize
-from ..data.stream import Geometry, stream_batches
+from ..data.stream import stream_batches
 from .device import Timer, autocast
 from .run import Run
 
@@ -69,7 +69,6 @@ def evaluation_batches(run: Run, mine: torch.Tensor | None) -> Iterator[tuple[in
         yield from ((start, images[start : start + EVAL_BATCH_SIZE]) for start in starts)
         return
     positions = torch.arange(count) if mine is None else mine.cpu()
-    _, height, width = run.dataset.image_shape
-    geometry = Geometry(run.config.recipe, height, width, train=False)
+    geometry = run.dataset.geometry(run.config.recipe, train=False)
     batches = [positions[start : start + EVAL_BATCH_SIZE].tolist() for start in starts]
     yield from zip(starts, stream_batches(run.dataset.test_files, batches, geometry, run.device))

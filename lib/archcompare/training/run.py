@@ -14,7 +14,7 @@ from torch import nn
 from ..config import RunConfig
 from ..data.augment import AugmentParams, draw_augment_params, normalization_stats
 from ..data.sources import Dataset, load_dataset, stratified_subset
-from ..data.stream import Geometry, StreamedDataset, open_streamed, resolve_loader, stream_batches, stream_normalization
+from ..data.stream import StreamedDataset, open_streamed, resolve_loader, stream_batches, stream_normalization
 from ..errors import TrainingError
 from ..models import build_model
 from .device import configure_determinism, memory_format, resolve_device, resolve_precision
@@ -72,7 +72,7 @@ def prepare_run(
     configure_determinism(config.deterministic, device)
 
     if dataset is None and resolve_loader(config, device, log if ranks.main else _quiet) == "stream":
-        dataset = open_streamed(config.dataset_spec, _streamed_shape(config))
+        dataset = open_streamed(config.dataset_spec, config.recipe)
     elif dataset is None:
         dataset = load_dataset(config.dataset_spec, config.data_dir, log=log)
     dataset = stratified_subset(dataset, config.train_per_class, config.test_per_class)
@@ -110,13 +110,6 @@ def prepare_run(
 
 def _quiet(message: str) -> None:
     pass
-
-
-def _streamed_shape(config: RunConfig) -> tuple[int, int, int] | None:
-    """The shape a streamed step sees: the recipe's crop, or (None) the folder's image size."""
-    from ..data.augment import IMAGENET_CROP
-
-    return (3, IMAGENET_CROP, IMAGENET_CROP) if config.recipe == "imagenet" else None
 
 
 @dataclass
@@ -185,6 +178,5 @@ def _streamed_images(run: Run, epoch: int, order: torch.Tensor, starts: range) -
     batches = [ranks.share(order[start : min(start + batch_size, count)]).tolist() for start in starts]
     if not batches:
         return iter(())
-    _, height, width = run.dataset.image_shape
-    geometry = Geometry(run.config.recipe, height, width, train=True, seed=run.config.seed)
+    geometry = run.dataset.geometry(run.config.recipe, train=True, seed=run.config.seed)
     return stream_batches(run.dataset.train_files, batches, geometry, run.device, epoch)

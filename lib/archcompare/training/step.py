@@ -72,10 +72,9 @@ def _first_images(run: Run, count: int) -> torch.Tensor:
     """The first ``count`` training images, uint8 on the device (a streamed run decodes them)."""
     if not run.streamed:
         return run.dataset.train_images[:count]
-    from ..data.stream import Geometry, stream_batches
+    from ..data.stream import stream_batches
 
-    _, height, width = run.dataset.image_shape
-    geometry = Geometry(run.config.recipe, height, width, train=False)
+    geometry = run.dataset.geometry(run.config.recipe, train=False)
     return next(stream_batches(run.dataset.train_files, [list(range(count))], geometry, run.device, workers=0))
 
 
