@@ -78,8 +78,10 @@ $(PROFILE_DIR)/runs/%/summary.json:
 bench: $(INSTALLED)  ## benchmark the blog's loop against this package's (outputs/bench/; QUICK=1: machinery only; CONCURRENCY=<profile>: runs side by side)
 	@$(PY) -m archcompare.cli bench $(if $(QUICK),--quick) $(if $(CONCURRENCY),--concurrency '$(CONCURRENCY)')
 
+# One pytest-xdist worker per core; a test file's tests stay in one worker, which builds that file's
+# fixtures (a make report, a set of runs) once.
 test: $(INSTALLED)  ## run the test suite (CPU only, no network, a few minutes)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 penalty: $(INSTALLED)  ## on a GPU with airbench installed: what DATA (a CIFAR-10 copy) costs in accuracy (RUNS=10)
 	@$(PY) -m archcompare.cli data-penalty --data '$(DATA)' --runs $(or $(RUNS),10)

@@ -18,17 +18,26 @@ import pytest
 from PIL import Image
 from processes import ROOT
 
-from archcompare.config import RunConfig
-from archcompare.training import train
+# The machine's cores shared among pytest-xdist's workers (`make test` starts one per core), so that
+# the workers and the processes they start (make, kernels, torchrun) do not oversubscribe the CPU:
+# two threads per process on two busy cores spin, and the suite took twice the CPU time (1,056 s, not 515).
+# Set before torch is imported; the processes the tests start inherit it. A worker always sets it,
+# since it inherits the controlling pytest's value (which loaded this file without workers).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+else:
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 
-# Keep the test process to the machine's cores without oversubscribing when pytest runs alone.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
 # Nothing in the suite downloads: a CIFAR spec without a copy fails at once, whatever the network.
 os.environ["ARCHCOMPARE_OFFLINE"] = "1"
 # Decoded-image caches and CIFAR copies of every run the suite makes (through make too) go to a
 # temporary folder, never to the repository's data/.
 os.environ["ARCHCOMPARE_DATA_DIR"] = tempfile.mkdtemp(prefix="archcompare-data-")
 atexit.register(shutil.rmtree, os.environ["ARCHCOMPARE_DATA_DIR"], ignore_errors=True)
+
+from archcompare.config import RunConfig  # noqa: E402  (after the environment above: it imports torch)
+from archcompare.training import train  # noqa: E402
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -127,9 +136,26 @@ def tiny_config(folder: Path, tmp: Path, **overrides) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def tiny_runs(tmp_path_factory, separable_folder) -> Path:
-    """Real runs of both headline architectures, two seeds each, on 8x8 images: a runs directory."""
-    root = tmp_path_factory.mktemp("tiny-runs")
+def tiny_runs(tmp_path_factory, worker_id) -> Path:
+    """Real runs of both headline architectures, two seeds each, on 8x8 images: a runs directory.
+
+    Trained once per `make test`: under pytest-xdist the first worker that needs them trains them into
+    the session's common folder while the others wait on a lock (the recipe in xdist's documentation).
+    """
+    if worker_id == "master":  # pytest without workers
+        return _train_tiny_runs(tmp_path_factory.mktemp("tiny-runs"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "tiny-runs"  # this session's folder, above each worker's
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "complete").exists():
+            shutil.rmtree(shared, ignore_errors=True)  # a worker that failed while training them
+            _train_tiny_runs(shared)
+            (shared / "complete").touch()
+    return shared / "runs"
+
+
+def _train_tiny_runs(root: Path) -> Path:
     folder = make_imagefolder(root / "images", train_per_class=10, test_per_class=8, size=(8, 8))
     runs = root / "runs"
     for arch in ("resnet50", "resnext50_32x4d"):
@@ -163,9 +189,9 @@ def profiles(tmp_path_factory) -> Path:
     for path in (ROOT / "notebooks" / "profiles").glob("*.yaml"):
         shutil.copy(path, directory)
     (directory / "resumable.yaml").write_text(
-        "description: four deterministic epochs on the CPU\n"
+        "description: six deterministic epochs on the CPU\n"
         "architectures: [resnet18]\nseeds: [0]\n"
-        "parameters: {epochs: 4, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
+        "parameters: {epochs: 6, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
         "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
     )
     (directory / "ddp.yaml").write_text(

@@ -78,15 +78,17 @@ def _state(pid: int) -> str:
 def kill_group(process: subprocess.Popen, signum: int, kernels: str = "kill") -> str:
     """Signal make's process group; ``kernels="kill"`` also SIGKILLs its kernels, as a power cut would.
 
-    Waits, with a deadline, until make has ended and the kernels are gone, so nothing trains on.
+    Waits, with a deadline, until make has ended and its group and kernels are gone (make can end
+    before the training process it started), so nothing trains on.
     """
     pids = kernel_pids(process)
+    group = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True).stdout.split()
     os.killpg(process.pid, signum)
     if kernels == "kill":
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
     output, _ = process.communicate(timeout=60)
-    wait_gone(pids)
+    wait_gone(pids + [int(pid) for pid in group])
     return output
 
 

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,22 @@ def test_interrupted_report_build_leaves_no_report_that_looks_fresh(smoke, tmp_p
     assert again.returncode == 0 and "wrote" in again.stdout  # the stale report is not taken as fresh
     # Written to a new file and renamed over the old one, never rewritten in place (same inode).
     assert report.stat().st_ino != inode and not list((copy / "smoke").glob(".*.partial"))
+
+
+def test_planning_a_new_image_folder_run_imports_no_torch(tmp_path, images, profiles):
+    """`make report` plans before anything trains; without torch (3 s to import here) it answers at once."""
+    script = (
+        "import sys; from archcompare import cli; status = cli.main(sys.argv[1:]); "
+        "assert 'torch' not in sys.modules, 'planning imported torch'; sys.exit(status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "plan", "smoke", "--data", f"imagefolder:{images}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ARCHCOMPARE_PROFILES": str(profiles), "ARCHCOMPARE_OUTPUTS": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": to train") == 2
 
 
 def test_the_blog_profile_trains_as_the_blog_did_in_fp32_with_the_default_layout():

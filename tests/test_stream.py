@@ -77,9 +77,12 @@ def test_a_streamed_run_killed_inside_an_epoch_resumes_to_the_memory_runs_histor
     )
     process = subprocess.Popen([sys.executable, "-c", script, streamed.to_json()], cwd=ROOT, stdout=subprocess.DEVNULL)
     checkpoint = tmp_path / "s" / "checkpoint.pt"
-    deadline = time.monotonic() + 120
+    deadline, seen = time.monotonic() + 120, None
     while time.monotonic() < deadline and process.poll() is None:
-        if checkpoint.exists():
+        # Read a checkpoint only when a new one was renamed into place (a new inode): each is 90 MB.
+        inode = checkpoint.stat().st_ino if checkpoint.exists() else None
+        if inode != seen:
+            seen = inode
             state = torch.load(checkpoint, weights_only=True)
             if state.get("epoch_progress", {}).get("steps_done", 0) >= 2:
                 break

@@ -21,6 +21,12 @@ def read_history(run_dir):
         return [{k: row[k] for k in LEARNING_COLUMNS} for row in csv.DictReader(f)]
 
 
+def small_config(folder, tmp, **overrides):
+    """A quarter of the separable images (8 per class to train on, 4 to test): for what training does
+    with its state (seeds, checkpoints, precision), not for how well it learns."""
+    return tiny_config(folder, tmp, **{"train_per_class": 8, "test_per_class": 4, **overrides})
+
+
 class StopAfterEpoch:
     """A log function that interrupts training the way Ctrl-C does, once an epoch has finished."""
 
@@ -218,7 +224,7 @@ def test_a_commit_stated_by_the_launcher_is_recorded_instead_of_the_local_snapsh
 
 
 def test_same_seed_gives_identical_histories_and_another_seed_does_not(tmp_path, separable_folder):
-    a = tiny_config(separable_folder, tmp_path, output_dir=str(tmp_path / "a"))
+    a = small_config(separable_folder, tmp_path, output_dir=str(tmp_path / "a"))
     train(a, **quiet)
     train(a.replace(output_dir=str(tmp_path / "b")), **quiet)
     train(a.replace(output_dir=str(tmp_path / "c"), seed=1), **quiet)
@@ -246,7 +252,7 @@ def test_the_seed_draws_each_epochs_order_and_augmentation(tmp_path, separable_f
 
 @pytest.mark.parametrize("stop_after", [1, 2])
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path, separable_folder, stop_after):
-    config = tiny_config(separable_folder, tmp_path, epochs=3, recipe="blog", output_dir=str(tmp_path / "whole"))
+    config = small_config(separable_folder, tmp_path, epochs=3, recipe="blog", output_dir=str(tmp_path / "whole"))
     train(config, **quiet)
     interrupted = config.replace(output_dir=str(tmp_path / "interrupted"))
     with pytest.raises(KeyboardInterrupt):
@@ -260,7 +266,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, separable_folder, sto
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    config = small_config(separable_folder, tmp_path, epochs=2)
     with pytest.raises(KeyboardInterrupt):
         train(config, progress="lines", log=StopAfterEpoch(1))
     messages = []
@@ -273,7 +279,7 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder)
 
 
 def test_corrupt_checkpoint_is_reported_with_how_to_restart(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    config = small_config(separable_folder, tmp_path, epochs=2)
     with pytest.raises(KeyboardInterrupt):
         train(config, progress="lines", log=StopAfterEpoch(1))
     checkpoint = tmp_path / "run" / "checkpoint.pt"
@@ -285,7 +291,7 @@ def test_corrupt_checkpoint_is_reported_with_how_to_restart(tmp_path, separable_
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=3)
+    config = small_config(separable_folder, tmp_path, epochs=3)
     with pytest.raises(KeyboardInterrupt):
         train(config, progress="lines", log=StopAfterEpoch(1))
     checkpoint = tmp_path / "run" / "checkpoint.pt"
@@ -320,7 +326,7 @@ def test_unwritable_output_dir_is_refused_before_training(tmp_path, separable_fo
 def test_bf16_is_used_and_tracks_fp32(tmp_path, separable_folder):
     losses, classifier_dtypes = {}, {}
     for precision in ("fp32", "bf16"):
-        config = tiny_config(
+        config = small_config(
             separable_folder, tmp_path, precision=precision, epochs=2, output_dir=str(tmp_path / precision)
         )
         seen = set()
@@ -345,7 +351,7 @@ def test_bf16_is_used_and_tracks_fp32(tmp_path, separable_folder):
 
 
 def test_a_moved_run_directory_still_resumes(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=2, output_dir=str(tmp_path / "here"))
+    config = small_config(separable_folder, tmp_path, epochs=2, output_dir=str(tmp_path / "here"))
     with pytest.raises(KeyboardInterrupt):
         train(config, progress="lines", log=StopAfterEpoch(1))
     (tmp_path / "here").rename(tmp_path / "there")
@@ -355,7 +361,7 @@ def test_a_moved_run_directory_still_resumes(tmp_path, separable_folder):
 
 
 def test_the_headline_is_the_final_epoch_even_when_an_earlier_epoch_was_better(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    config = small_config(separable_folder, tmp_path, epochs=2)
     with pytest.raises(KeyboardInterrupt):
         train(config, progress="lines", log=StopAfterEpoch(2))  # both epochs done, no summary yet
     checkpoint = tmp_path / "run" / "checkpoint.pt"
@@ -372,7 +378,7 @@ def test_the_headline_is_the_final_epoch_even_when_an_earlier_epoch_was_better(t
 
 
 def test_checkpoints_are_replaced_atomically_never_rewritten_in_place(tmp_path, separable_folder):
-    config = tiny_config(separable_folder, tmp_path, epochs=2)
+    config = small_config(separable_folder, tmp_path, epochs=2)
     inodes = []
 
     def record(message):

@@ -262,7 +262,7 @@ def _bench_step_mode(
     arch: str, settings: dict, step_mode: str, compile_mode: str | None, device: torch.device, quick: bool
 ) -> dict[str, Any]:
     batch = settings["batch_size"]
-    dataset = synthetic_dataset(train=batch * 8, test=batch, size=(16, 16) if quick else (32, 32))
+    dataset = synthetic_dataset(train=batch * 8, test=batch, size=(8, 8) if quick else (32, 32))
     with tempfile.TemporaryDirectory() as workdir:
         config = RunConfig(
             arch=arch, device=device.type, train_per_class=0, test_per_class=0, output_dir=workdir, **settings
@@ -328,7 +328,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
             steps,
             log,
             test_images=32 if quick else 1000,
-            image_size=(16, 16) if quick else (32, 32),  # quick: a quarter of the work, same code paths
+            image_size=(8, 8) if quick else (32, 32),  # quick: a 16th of the work, same code paths
         )
         result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak

@@ -16,42 +16,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from ..errors import DataError
 from ..files import write_atomic
-from .spec import IMAGEFOLDER, DatasetSpec
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
-
-# torchvision's folder names for the python versions of CIFAR, and the pickle keys inside.
-_CIFAR = {
-    "cifar10": dict(
-        folder="cifar-10-batches-py",
-        train=[f"data_batch_{i}" for i in range(1, 6)],
-        test=["test_batch"],
-        meta="batches.meta",
-        names_key="label_names",
-        labels_key="labels",
-        train_per_class=5000,
-        test_per_class=1000,
-        classes=10,
-    ),
-    "cifar100": dict(
-        folder="cifar-100-python",
-        train=["train"],
-        test=["test"],
-        meta="meta",
-        names_key="fine_label_names",
-        labels_key="fine_labels",
-        train_per_class=500,
-        test_per_class=100,
-        classes=100,
-    ),
-}
+from .listing import CIFAR_LAYOUTS, SourceFile, imagefolder_files, size_and_mtime
+from .spec import DatasetSpec
 
 
 @dataclass(frozen=True)
@@ -149,12 +121,12 @@ def stratified_subset(dataset, train_per_class: int, test_per_class: int, seed: 
 
 
 def _cifar_files(spec: str, data_dir: Path) -> list[SourceFile]:
-    layout = _CIFAR[spec]
+    layout = CIFAR_LAYOUTS[spec]
     folder = (data_dir / layout["folder"]).resolve()
     names = [*layout["train"], *layout["test"], layout["meta"]]
     if not all((folder / name).exists() for name in names):
         _download_cifar(spec, data_dir)
-    return [SourceFile(str(folder / name), *_size_and_mtime(folder / name)) for name in names]
+    return [SourceFile(str(folder / name), *size_and_mtime(folder / name)) for name in names]
 
 
 OFFLINE_VARIABLE = "ARCHCOMPARE_OFFLINE"  # set to 1: never download, fail at once (clusters, CI)
@@ -166,7 +138,7 @@ def _download_cifar(spec: str, data_dir: Path) -> None:
 
     import torchvision
 
-    folder = data_dir / _CIFAR[spec]["folder"]
+    folder = data_dir / CIFAR_LAYOUTS[spec]["folder"]
     supply = (
         f"Supply a copy: put torchvision's python version in {folder}, or pass an ImageFolder "
         f"copy as DATA=imagefolder:<path with train/ and test/>"
@@ -187,56 +159,6 @@ def _download_cifar(spec: str, data_dir: Path) -> None:
         socket.setdefaulttimeout(previous_timeout)
 
 
-def imagefolder_files(root: Path) -> list[SourceFile]:
-    """List the images in split/class order, checking the layout before anything is decoded."""
-    if not root.is_dir():
-        raise DataError(f"{IMAGEFOLDER} path {str(root)!r} does not exist or is not a directory")
-    classes_by_split = {}
-    for split in ("train", "test"):
-        if not (root / split).is_dir():
-            raise DataError(f"imagefolder path {str(root)!r} has no {split}/ folder: expected {root}/{split}/<class>/")
-        classes_by_split[split] = sorted(entry.name for entry in os.scandir(root / split) if entry.is_dir())
-    train_classes = classes_by_split["train"]
-    if len(train_classes) < 2:
-        raise DataError(
-            f"imagefolder path {str(root)!r} has {len(train_classes)} class folder(s) in train/: "
-            "classification needs at least 2"
-        )
-    if classes_by_split["test"] != train_classes:
-        only_train = sorted(set(train_classes) - set(classes_by_split["test"]))
-        only_test = sorted(set(classes_by_split["test"]) - set(train_classes))
-        raise DataError(
-            f"imagefolder path {str(root)!r}: test classes differ from train classes "
-            f"(only in train: {only_train or 'none'}; only in test: {only_test or 'none'})"
-        )
-    files = []
-    for split in ("train", "test"):
-        for name in train_classes:
-            folder = str((root / split / name).resolve())
-            images = sorted(
-                SourceFile(entry.path, *_size_and_mtime(entry))
-                for entry in os.scandir(folder)
-                if entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES
-            )
-            if not images:
-                raise DataError(f"imagefolder class folder {folder!r} has no images")
-            files.extend(images)
-    return files
-
-
-class SourceFile(NamedTuple):
-    """A file a dataset is decoded from; its size and mtime key the cache."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-
-def _size_and_mtime(entry: os.DirEntry | Path) -> tuple[int, int]:
-    stat = entry.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
 def _cache_key(spec: str, files: list[SourceFile]) -> str:
     digest = hashlib.sha256(spec.encode())
     for file in files:
@@ -245,7 +167,7 @@ def _cache_key(spec: str, files: list[SourceFile]) -> str:
 
 
 def _decode_cifar(spec: str, files: list[SourceFile]) -> dict[str, np.ndarray]:
-    layout = _CIFAR[spec]
+    layout = CIFAR_LAYOUTS[spec]
     by_name = {Path(file.path).name: file.path for file in files}
 
     def read(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -329,23 +251,3 @@ def _read_cache(spec: str, path: Path) -> Dataset:
             test_labels=torch.from_numpy(arrays["test_labels"]),
             fingerprint=str(arrays["fingerprint"]),
         )
-
-
-def images_per_class(spec: DatasetSpec, split: str = "train") -> list[int]:
-    """How many images each class has in a split (train or test), counted without decoding anything."""
-    if not spec.is_imagefolder:
-        layout = _CIFAR[spec.kind]
-        return [layout[f"{split}_per_class"]] * layout["classes"]
-    files = imagefolder_files(spec.path)
-    return list(Counter(Path(f.path).parent.name for f in files if Path(f.path).parent.parent.name == split).values())
-
-
-def image_size(spec: DatasetSpec) -> tuple[int, int]:
-    """The size of a dataset's images: CIFAR's 32x32, else the first training image's, read from its header."""
-    if not spec.is_imagefolder:
-        return (32, 32)
-    from PIL import Image
-
-    first = next(f for f in imagefolder_files(spec.path) if Path(f.path).parent.parent.name == "train")
-    with Image.open(first.path) as image:
-        return (image.height, image.width)

@@ -29,7 +29,7 @@ import torch
 from ..errors import DataError
 from ..files import write_atomic
 from .augment import IMAGENET_MEAN_STD, imagenet_geometry, mean_and_std
-from .sources import SourceFile, image_size, imagefolder_files
+from .listing import SourceFile, image_size, imagefolder_files, images_per_class
 from .spec import LOADERS, DatasetSpec
 
 __all__ = ["LOADERS", "StreamedDataset", "open_streamed", "resolve_loader", "stream_batches"]
@@ -47,8 +47,6 @@ PREFETCH_BATCHES = 4  # per worker: enough to hide a slow file without holding m
 
 def decoded_bytes(spec: DatasetSpec, train_per_class: int, test_per_class: int) -> int:
     """What a memory run would hold: every kept image decoded at the folder's image size, uint8 RGB."""
-    from .sources import images_per_class
-
     height, width = image_size(spec)
     count = 0
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..config import RunConfig
+from ..data.listing import imagefolder_files, images_per_class
 from ..data.spec import DatasetSpec
 from ..errors import ArchCompareError, ConfigError, PipelineError, RecordError
 from ..files import write_atomic, write_json, write_text
@@ -83,7 +84,6 @@ class PlannedData:
     def files_fingerprint(self) -> str | None:
         """The folder's file names and sizes (``data.stream.files_fingerprint``); None when it cannot be read here."""
         if self._files_fingerprint is None and self.readable:
-            from ..data.sources import imagefolder_files
             from ..data.stream import files_fingerprint
 
             try:
@@ -217,8 +217,6 @@ def _stale_reason(
 def _check_data_before_training(data: PlannedData) -> None:
     """Fail early, in one line, on an image folder that cannot work (before any run starts)."""
     if data.spec.is_imagefolder:
-        from ..data.sources import imagefolder_files
-
         imagefolder_files(data.spec.path)
 
 
@@ -339,8 +337,6 @@ def _leave_out_long_training(
 
 def images_used(config: RunConfig, split: str = "train") -> int:
     """How many images of a split (train or test) ``config`` uses, counted without decoding anything."""
-    from ..data.sources import images_per_class
-
     per_class = images_per_class(config.dataset_spec, split)
     subset = config.train_per_class if split == "train" else config.test_per_class
     if subset:
