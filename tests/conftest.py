@@ -182,6 +182,10 @@ def slow_images(tmp_path_factory) -> Path:
     return make_imagefolder(tmp_path_factory.mktemp("slow-images"), train_per_class=20, test_per_class=4, size=(32, 32))
 
 
+# The interruption tests stop one run four times, each after a further epoch, with room for one late stop.
+RESUMABLE_EPOCHS = 6
+
+
 @pytest.fixture(scope="module")
 def profiles(tmp_path_factory) -> Path:
     """The shipped profiles plus the ones these tests need."""
@@ -189,9 +193,9 @@ def profiles(tmp_path_factory) -> Path:
     for path in (ROOT / "notebooks" / "profiles").glob("*.yaml"):
         shutil.copy(path, directory)
     (directory / "resumable.yaml").write_text(
-        "description: six deterministic epochs on the CPU\n"
+        f"description: {RESUMABLE_EPOCHS} deterministic epochs on the CPU\n"
         "architectures: [resnet18]\nseeds: [0]\n"
-        "parameters: {epochs: 6, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
+        f"parameters: {{epochs: {RESUMABLE_EPOCHS}, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
         "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
     )
     (directory / "ddp.yaml").write_text(

@@ -99,12 +99,17 @@ def finished_epochs(run_dir: Path) -> int:
     return torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["epoch"]
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180) -> None:
+def inode(path: Path) -> int | None:
+    return path.stat().st_ino if path.exists() else None
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180, replacing: int | None = None) -> None:
+    """Until ``path`` exists; with ``replacing`` (an inode), until a new file has been renamed over that one."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while inode(path) in (None, replacing):
         assert process.poll() is None, f"make ended before {path} appeared:\n{process.stdout.read()}"
         assert time.monotonic() < deadline, f"{path} did not appear in {timeout}s"
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def learning_history(run_dir: Path) -> list[dict]:

@@ -18,18 +18,19 @@ import subprocess
 import time
 from pathlib import Path
 
+from conftest import RESUMABLE_EPOCHS
 from processes import (
     finished_epochs,
+    inode,
     kernel_pids,
     kill_group,
     learning_history,
     make,
     plan,
     start_make,
+    wait_for,
     wait_gone,
 )
-
-EPOCHS = 6  # four interruptions, each after at least one more epoch, and room for one late stop
 
 
 def start_and_wait_for_a_new_epoch(args, outputs: Path, env: dict, run_dir: Path) -> subprocess.Popen:
@@ -38,13 +39,9 @@ def start_and_wait_for_a_new_epoch(args, outputs: Path, env: dict, run_dir: Path
     Checkpoints are renamed over the old file (a new inode), so a new inode is a new epoch.
     """
     checkpoint = run_dir / "checkpoint.pt"
-    before = checkpoint.stat().st_ino if checkpoint.exists() else None
+    before = inode(checkpoint)
     process = start_make(*args, outputs=outputs, env=env)
-    deadline = time.monotonic() + 180
-    while not (checkpoint.exists() and checkpoint.stat().st_ino != before):
-        assert process.poll() is None, f"make ended before a new checkpoint:\n{process.stdout.read()}"
-        assert time.monotonic() < deadline, "no new checkpoint in 180 s"
-        time.sleep(0.1)
+    wait_for(checkpoint, process, replacing=before)
     return process
 
 
@@ -52,7 +49,7 @@ def assert_stopped_and_resumable(run_dir: Path, done_before: int) -> int:
     """No record of a finished run; the checkpoint holds more epochs than before and no longer changes."""
     assert not (run_dir / "summary.json").exists()
     done = finished_epochs(run_dir)
-    assert done_before < done < EPOCHS, (done_before, done)
+    assert done_before < done < RESUMABLE_EPOCHS, (done_before, done)
     time.sleep(0.5)
     assert finished_epochs(run_dir) == done  # nothing trains on
     return done
@@ -67,7 +64,7 @@ def test_a_run_stopped_by_ctrl_c_sigterm_a_dead_kernel_and_a_power_cut_resumes_e
     run_dir = outputs / "resumable" / "runs" / "resnet18-seed0"
 
     def resumes_from(output: str, done: int) -> bool:
-        return f"from its checkpoint after epoch {done} of {EPOCHS}" in output
+        return f"from its checkpoint after epoch {done} of {RESUMABLE_EPOCHS}" in output
 
     # Ctrl-C reaches make's process group; the kernel is stopped by it, not killed.
     process = start_and_wait_for_a_new_epoch(args, outputs, env, run_dir)

@@ -16,11 +16,13 @@ def session_plan(*args, **kwargs):
     return plan_session(*args, records_from=(outputs_dir(),), **kwargs)
 
 
+# A profile of these tests. The tiny runs are seeds 0 and 1 of the first two of TINY_ARCHITECTURES.
 TINY = (
-    "architectures: [resnet50, resnext50_32x4d, resnet18]\nseeds: [0, 1, 2]\n"
+    "architectures: [{architectures}]\nseeds: [0, 1, 2]\n"
     "parameters: {{epochs: {epochs}, batch_size: 10, lr: 0.05, schedule: cosine, nesterov: false, recipe: standard,\n"
     "  precision: fp32, device: cpu, deterministic: true, train_per_class: 0, test_per_class: 0}}\n"
 )
+TINY_ARCHITECTURES = "resnet50, resnext50_32x4d, resnet18"
 
 
 @pytest.fixture
@@ -28,8 +30,8 @@ def session(tmp_path, tiny_runs, monkeypatch):
     """The tiny runs (two seeds of two architectures, 2 epochs) committed under a profile with a third seed."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
-    (profiles / "tiny.yaml").write_text(TINY.format(epochs=2))
-    (profiles / "tiny-long.yaml").write_text(TINY.format(epochs=6))
+    (profiles / "tiny.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=2))
+    (profiles / "tiny-long.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=6))
     outputs = tmp_path / "outputs"
     shutil.copytree(tiny_runs, outputs / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(profiles))
@@ -102,9 +104,7 @@ def test_the_concurrency_measurement_writes_the_aggregate_rate_of_runs_side_by_s
 
     # The machinery only: a small model, and no common start time to wait for (a measurement waits 20 s
     # for every process to import torch).
-    (tmp_path / "profiles" / "small.yaml").write_text(
-        TINY.format(epochs=2).replace("[resnet50, resnext50_32x4d, resnet18]", "[resnet18]")
-    )
+    (tmp_path / "profiles" / "small.yaml").write_text(TINY.format(architectures="resnet18", epochs=2))
     result = measure_concurrency("small", tmp_path / "bench", counts=(1, 2), steps=1, start_delay=0)
     speeds = result["aggregate_images_per_second"]
     assert set(speeds) == {"1", "2"} and all(speed > 0 for speed in speeds.values())

@@ -47,6 +47,7 @@ from .training.evaluate import evaluate
 ARCHS = ("resnet50", "resnext50_32x4d")
 GPU_BATCH = 512  # the full profile's batch: what a GPU trains at
 CPU_BATCH = RunConfig().batch_size  # the CPU is fastest at 32-64
+QUICK_IMAGE_SIZE = (8, 8)  # QUICK=1: a 16th of the work of 32x32 images, through the same code paths
 
 
 class _BlogImages(torch.utils.data.Dataset):
@@ -262,7 +263,7 @@ def _bench_step_mode(
     arch: str, settings: dict, step_mode: str, compile_mode: str | None, device: torch.device, quick: bool
 ) -> dict[str, Any]:
     batch = settings["batch_size"]
-    dataset = synthetic_dataset(train=batch * 8, test=batch, size=(8, 8) if quick else (32, 32))
+    dataset = synthetic_dataset(train=batch * 8, test=batch, size=QUICK_IMAGE_SIZE if quick else (32, 32))
     with tempfile.TemporaryDirectory() as workdir:
         config = RunConfig(
             arch=arch, device=device.type, train_per_class=0, test_per_class=0, output_dir=workdir, **settings
@@ -328,7 +329,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
             steps,
             log,
             test_images=32 if quick else 1000,
-            image_size=(8, 8) if quick else (32, 32),  # quick: a 16th of the work, same code paths
+            image_size=QUICK_IMAGE_SIZE if quick else (32, 32),
         )
         result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak

@@ -17,7 +17,6 @@ from .spec import IMAGEFOLDER, DatasetSpec
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 
-
 # torchvision's folder names for the python versions of CIFAR, and the pickle keys inside.
 CIFAR_LAYOUTS = {
     "cifar10": dict(
@@ -43,6 +42,19 @@ CIFAR_LAYOUTS = {
         classes=100,
     ),
 }
+
+
+class SourceFile(NamedTuple):
+    """A file a dataset is decoded from; its size and mtime key the cache."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def size_and_mtime(entry: os.DirEntry | Path) -> tuple[int, int]:
+    stat = entry.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def imagefolder_files(root: Path) -> list[SourceFile]:
@@ -80,19 +92,6 @@ def imagefolder_files(root: Path) -> list[SourceFile]:
                 raise DataError(f"imagefolder class folder {folder!r} has no images")
             files.extend(images)
     return files
-
-
-class SourceFile(NamedTuple):
-    """A file a dataset is decoded from; its size and mtime key the cache."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-
-def size_and_mtime(entry: os.DirEntry | Path) -> tuple[int, int]:
-    stat = entry.stat()
-    return stat.st_size, stat.st_mtime_ns
 
 
 def images_per_class(spec: DatasetSpec, split: str = "train") -> list[int]:
