@@ -320,8 +320,8 @@ def test_editing_compare_notebook_or_report_code_rerenders_a_refactor_keeps_the_
 
     notebook = repo / "notebooks" / "compare.ipynb"
     notebook.write_text(notebook.read_text().replace("## Headline", "## Headline (edited)"))
-    text = repo / "lib" / "archcompare" / "report" / "text.py"
-    text.write_text(text.read_text() + "\n# an edit\n")
+    code = repo / "lib" / "archcompare" / "report" / "format.py"
+    code.write_text(code.read_text() + "\n# an edit\n")
     # A refactor of the training code (here: a comment) does not change what it computes.
     loop = repo / "lib" / "archcompare" / "training" / "loop.py"
     loop.write_text(loop.read_text() + "\n# a refactor of the training code\n")

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from archcompare import report
 from archcompare.data.spec import CIFAR10_CLASSES
 from archcompare.record import Timing
+from archcompare.report.analysis.statistics import mean_confidence_interval
 from archcompare.report.format import number, percent, ratio
-from archcompare.report.statistics import mean_confidence_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"

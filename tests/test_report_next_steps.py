@@ -12,7 +12,7 @@ from test_report import edit_summary, set_correct
 
 from archcompare import report
 from archcompare.architectures import cardinality_of
-from archcompare.report import statistics
+from archcompare.report.analysis import calibration, statistics
 
 VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 
@@ -105,9 +105,9 @@ def test_seed_ensembles_average_the_softmax_outputs_of_the_first_k_seeds(profile
     assert single.accuracy == pytest.approx(np.mean([run.record.test_acc for run in members]))
     mean = (members[0].probabilities + members[1].probabilities) / 2
     labels = members[0].labels
-    assert pair.accuracy == pytest.approx(statistics.accuracy(mean, labels))
-    assert pair.nll == pytest.approx(statistics.negative_log_likelihood(mean, labels))
-    assert pair.ece == pytest.approx(statistics.expected_calibration_error(mean, labels))
+    assert pair.accuracy == pytest.approx(calibration.accuracy(mean, labels))
+    assert pair.nll == pytest.approx(calibration.negative_log_likelihood(mean, labels))
+    assert pair.ece == pytest.approx(calibration.expected_calibration_error(mean, labels))
     assert pair.mcnemar_vs_best_member is not None
     equal_cost = report.architecture_ensembles(runs)
     assert [score.members for score in equal_cost.mixed] == [

@@ -22,8 +22,8 @@ from test_report import RUN_NAMES, as_cifar10, edit_summary, set_correct, set_ti
 
 from archcompare import report
 from archcompare.paths import ROOT
-from archcompare.report import statistics
-from archcompare.report.compare import KNOWN_COPIES
+from archcompare.report.analysis import statistics
+from archcompare.report.analysis.penalty import KNOWN_COPIES
 from archcompare.report.readme import readme_block_pattern, readme_blocks
 
 JPEG_COPY = next(iter(KNOWN_COPIES))  # the fingerprint of the JPEG copy every published run used
@@ -112,7 +112,7 @@ def test_temperature_scaling_that_raises_nll_is_said_not_to_help_with_the_fold_t
 
 def test_calibration_direction_follows_the_fitted_temperatures():
     def score(*temperatures):
-        return report.compare.EnsembleScore("x", ("a",), 0.5, 1.0, 0.1, 0.9, 0.05, temperatures)
+        return report.analysis.ensembles.EnsembleScore("x", ("a",), 0.5, 1.0, 0.1, 0.9, 0.05, temperatures)
 
     assert score(0.8, 0.82).confidence == "under-confident"  # label smoothing: full's models
     assert score(1.3, 1.25).confidence == "over-confident"
@@ -431,7 +431,7 @@ def test_wilson_and_welch_intervals():
 def test_per_class_differences_have_intervals(profile):
     runs = report.load_runs(profile)
     pairs = report.compare_all(runs)
-    means, lows, highs = report.compare.per_class_differences(pairs[0], runs)
+    means, lows, highs = report.analysis.per_class.per_class_differences(pairs[0], runs)
     assert np.all(lows <= means) and np.all(means <= highs)
     figure = report.plot_per_class_difference(runs, pairs)
     (axes,) = figure.axes

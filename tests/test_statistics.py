@@ -6,19 +6,21 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from archcompare.report.statistics import (
+from archcompare.report.analysis.calibration import (
     accuracy,
     apply_temperature,
     cross_fitted_temperature_scaling,
     ensemble,
     expected_calibration_error,
     fit_temperature,
+    negative_log_likelihood,
+    reliability,
+)
+from archcompare.report.analysis.statistics import (
     holm_adjust,
     least_squares_slope,
     mcnemar_exact,
     mean_confidence_interval,
-    negative_log_likelihood,
-    reliability,
 )
 
 

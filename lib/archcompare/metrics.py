@@ -1,7 +1,7 @@
 """The metrics a training run records about itself, in plain numpy.
 
 The statistics that compare runs (tests, intervals, ensembles, calibration) are the report's:
-``archcompare.report.statistics``.
+``archcompare.report.analysis``.
 """
 
 from __future__ import annotations

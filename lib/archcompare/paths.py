@@ -11,6 +11,8 @@ TRAIN_NOTEBOOK = NOTEBOOKS / "train.ipynb"
 COMPARE_NOTEBOOK = NOTEBOOKS / "compare.ipynb"
 KERNEL_NAME = "archcompare"  # the Jupyter kernel `make install` registers
 PACKAGE_DIR_REPORT = Path(__file__).resolve().parent / "report"  # the report's code: an input of every report
+BENCH_DIR = "bench"  # under an outputs directory: `make bench`'s results, which the reports quote
+DATA_PENALTY_DIR = "data-penalty"  # under an outputs directory: `make penalty`'s results, which the reports quote
 
 
 def profiles_dir() -> Path:
@@ -32,3 +34,13 @@ def shown(path: Path) -> str:
     """A path as the notebooks receive it: relative to the repository when inside it."""
     path = Path(path).resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def bench_results(bench_dir: Path) -> list[Path]:
+    """The benchmark results the reports read: ``bench-<device>.json``, not the ``-quick`` checks of the machinery."""
+    return sorted(path for path in Path(bench_dir).glob("bench-*.json") if not path.stem.endswith("-quick"))
+
+
+def data_penalty_results(penalty_dir: Path) -> list[Path]:
+    """The measured costs of copies of CIFAR-10 that the reports read: ``<copy>.json``."""
+    return sorted(Path(penalty_dir).glob("*.json"))

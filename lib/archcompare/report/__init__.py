@@ -5,23 +5,20 @@ tested. Everything comes from the runs' own files (``summary.json``, ``history.c
 ``predictions.npz``, the executed ``train.ipynb``'s papermill metadata) and from the profile's
 ``plan.json``; a directory's name is used only to say which directory is meant, never as data.
 
-runs (loading) -> statistics -> compare (comparisons) -> tables, figures, text; readme (README blocks).
+runs (loading) -> analysis (numbers and verdicts, typed results) -> wording (sentences), tables,
+figures (formatting them); format (the one rounding), display (tables and numbered figures in the
+notebook), readme (writes the README's generated blocks).
 """
 
 from ..errors import ReportError
-from .compare import (
-    BLOG_POST,
-    Agreement,
-    Significance,
-    Trend,
-    architecture_ensembles,
-    bench_timings,
-    cardinality_trend,
-    compare_all,
-    compare_pair,
-    data_penalty,
-    seed_ensembles,
-)
+from .analysis.bench import bench_timings
+from .analysis.cardinality import Trend, cardinality_trend
+from .analysis.ensembles import architecture_ensembles, seed_ensembles
+from .analysis.pairs import Significance, compare_all, compare_pair
+from .analysis.penalty import data_penalty
+from .analysis.reference import BLOG_POST
+from .analysis.timing import Agreement
+from .display import Captions, styled
 from .figures import (
     plot_cardinality,
     plot_confusion_matrices,
@@ -32,7 +29,7 @@ from .figures import (
     plot_reliability,
     plot_training_curves,
 )
-from .format import Captions, markdown_list, styled
+from .format import markdown_list
 from .runs import IncompleteRun, RunResult, Runs, load_runs
 from .tables import (
     cardinality_table,
@@ -44,23 +41,19 @@ from .tables import (
     provenance_table,
     runs_table,
 )
-from .text import (
-    caption_cardinality,
+from .wording.calibration import caption_reliability
+from .wording.captions import (
     caption_confusion,
     caption_headline,
     caption_per_class_difference,
-    caption_reliability,
     caption_training_curves,
-    cardinality_markdown,
-    conclusions,
-    ensembles_markdown,
-    limitations,
-    overview_markdown,
-    readme_headline,
-    readme_timings,
-    title_markdown,
-    warnings_markdown,
 )
+from .wording.cardinality import caption_cardinality, cardinality_markdown
+from .wording.conclusions import conclusions
+from .wording.ensembles import ensembles_markdown
+from .wording.limitations import limitations
+from .wording.overview import overview_markdown, title_markdown, warnings_markdown
+from .wording.readme import readme_headline, readme_timings
 
 __all__ = [
     "BLOG_POST",

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..files import write_text
 from ..paths import ROOT, outputs_dir
 from .runs import load_runs
-from .text import readme_headline, readme_timings
+from .wording.readme import readme_headline, readme_timings
 
 README_PROFILES = {"headline": "full", "headline-quick": "quick"}  # the README's result blocks and their profiles
 TIMED_PROFILES = ("quick", "cardinality-quick", "full")  # published profiles whose measured times the README gives

@@ -1,14 +1,13 @@
-"""The statistics the comparison rests on; distributions come from scipy.stats.
+"""The tests and intervals the comparisons rest on; distributions come from scipy.stats.
 
 - McNemar's exact test compares two classifiers on the same test images (Dietterich 1998,
   "Approximate Statistical Tests for Comparing Supervised Classification Learning Algorithms").
 - Means over seeds get Student-t confidence intervals; several comparisons at once get Holm's
   step-down adjustment (Holm 1979), which controls the family-wise error without assuming
   independence.
-- Ensembles average their members' softmax outputs; they are judged by accuracy, negative
-  log-likelihood and expected calibration error with 15 equal-width bins (Guo et al. 2017; the
-  binning of google/uncertainty-baselines), before and after temperature scaling, since rankings by
-  NLL and ECE can change once over-confidence is removed (Ashukha et al. 2020).
+- Power: how many paired seeds a paired t-test needs, from the noncentral t distribution.
+
+Calibration (NLL, ECE, temperature scaling) is :mod:`.calibration`'s.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
-
-ECE_BINS = 15
+from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -82,100 +79,6 @@ def least_squares_slope(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.ptp(x) == 0:
         raise ValueError("a slope needs at least two distinct x values")
     return float(stats.linregress(x, y).slope)
-
-
-# --- ensembles and calibration --------------------------------------------------------------
-
-
-def ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
-    """The members' mean softmax output."""
-    return np.mean(np.stack(probabilities), axis=0)
-
-
-def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(probabilities.argmax(1) == labels))
-
-
-def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean -log p(true class); probabilities are clipped at 1e-12 so a confident miss stays finite."""
-    return float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None))))
-
-
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Sum over equal-width confidence bins of |accuracy - confidence| weighted by the bin's share."""
-    confidence = probabilities.max(1)
-    correct = probabilities.argmax(1) == labels
-    # Bins are (lo, hi]: confidence 1.0 falls in the last; the lowest possible confidence is 1/classes > 0.
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
-
-
-def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict[str, np.ndarray]:
-    """Per equal-width confidence bin: its centre, mean confidence, accuracy and count."""
-    confidence = probabilities.max(1)
-    correct = probabilities.argmax(1) == labels
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    count = np.bincount(which, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_confidence = np.bincount(which, confidence, minlength=bins) / count
-        accuracy_in_bin = np.bincount(which, correct.astype(float), minlength=bins) / count
-    return {
-        "centre": (np.arange(bins) + 0.5) / bins,
-        "confidence": mean_confidence,
-        "accuracy": accuracy_in_bin,
-        "count": count,
-    }
-
-
-def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax(log p / T): for a single model the same as dividing its logits by T."""
-    logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
-    logits -= logits.max(1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(1, keepdims=True)
-
-
-def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising NLL on these images (bounded search over log T)."""
-    result = optimize.minimize_scalar(
-        lambda log_t: negative_log_likelihood(apply_temperature(probabilities, float(np.exp(log_t))), labels),
-        bounds=(np.log(0.05), np.log(20.0)),
-        method="bounded",
-    )
-    return float(np.exp(result.x))
-
-
-@dataclass(frozen=True)
-class CrossFittedScaling:
-    """Temperature-scaled probabilities and how they were made: the two folds and each fold's temperature."""
-
-    probabilities: np.ndarray
-    folds: tuple[np.ndarray, np.ndarray]  # image indices of the two halves
-    temperatures: tuple[float, float]  # the temperature applied to each fold, fitted on the other one
-
-
-def cross_fitted_temperature_scaling(
-    probabilities: np.ndarray, labels: np.ndarray, seed: int = 0
-) -> CrossFittedScaling:
-    """Temperature-scaled probabilities, each half scaled by a temperature fitted on the other half.
-
-    2-fold cross-fitting on the test set: no image is scaled by a temperature fitted on itself, so
-    NLL and ECE after scaling are not optimistic. The split is a fixed permutation of the images.
-    """
-    order = np.random.default_rng(seed).permutation(len(labels))
-    folds = (order[: len(order) // 2], order[len(order) // 2 :])
-    scaled = np.empty_like(probabilities, dtype=float)
-    temperatures = []
-    for apply_to, fit_on in (folds, folds[::-1]):
-        temperature = fit_temperature(probabilities[fit_on], labels[fit_on])
-        scaled[apply_to] = apply_temperature(probabilities[apply_to], temperature)
-        temperatures.append(temperature)
-    return CrossFittedScaling(scaled, folds, (temperatures[0], temperatures[1]))
 
 
 # --- intervals and power beside the paired comparison ---------------------------------------

@@ -1,0 +1,141 @@
+"""The ResNeXt paper's cardinality sweep at equal complexity: accuracy and cost against cardinality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+
+import numpy as np
+
+from ...architectures import cardinality_of
+from ..runs import Runs
+from .reference import CONFIDENCE
+from .statistics import MeanInterval, least_squares_slope, mean_confidence_interval
+
+
+class Trend(Enum):
+    """Accuracy against cardinality, judged on the interval of the slope over seeds."""
+
+    RISES = "rises"
+    FALLS = "falls"
+    UNDECIDED = "undecided"
+
+
+# ImageNet-1k top-1 error (%) of ResNeXt-50 at equal complexity by cardinality (Xie et al. 2017,
+# "Aggregated Residual Transformations for Deep Neural Networks", Table 3, 224x224 single crop):
+# 1x64d (ResNet-50) 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, 32x4d 22.2. A reference from another
+# dataset, shown beside the measurements and never mixed into them.
+IMAGENET_TOP1_ERROR_BY_CARDINALITY = MappingProxyType({1: 23.9, 2: 23.0, 4: 22.6, 8: 22.3, 32: 22.2})
+MIN_CARDINALITY_VARIANTS = 3  # fewer than three points show no trend
+
+
+@dataclass(frozen=True)
+class CardinalityPoint:
+    arch: str
+    cardinality: int
+    width: int  # channels per group in the first stage (the "d" of CxDd)
+    params: int
+    macs: int
+    accuracies: tuple[float, ...]  # final test accuracy per seed, by seed
+    accuracy_interval: MeanInterval | None  # over seeds; None with one seed
+    seconds_per_epoch: float  # mean over seeds
+    imagenet_top1_error: float | None
+
+    @property
+    def mean_accuracy(self) -> float:
+        return float(np.mean(self.accuracies))
+
+
+@dataclass(frozen=True)
+class CardinalityTrend:
+    points: tuple[CardinalityPoint, ...]  # by cardinality
+    seed_slopes: tuple[float, ...]  # per seed: least-squares slope of accuracy (fraction) on log2(cardinality)
+    slope_interval: MeanInterval | None  # of the mean per-seed slope; None with fewer than two seeds
+
+    @property
+    def verdict(self) -> Trend:
+        """Judged on the interval of the slope over seeds, not on the means."""
+        interval = self.slope_interval
+        if interval is None or not interval.excludes_zero():
+            return Trend.UNDECIDED
+        return Trend.RISES if interval.low > 0 else Trend.FALLS
+
+    @property
+    def mean_slope(self) -> float | None:
+        """The mean of the per-seed slopes (accuracy per doubling of cardinality); None without one."""
+        return float(np.mean(self.seed_slopes)) if self.seed_slopes else None
+
+    @property
+    def fitted_accuracies(self) -> np.ndarray | None:
+        """At each point: the straight line of the mean slope through the points' mean accuracies."""
+        slope = self.mean_slope
+        if slope is None:
+            return None
+        x = np.log2([point.cardinality for point in self.points])
+        y = np.array([point.mean_accuracy for point in self.points])
+        intercept = y.mean() - slope * x.mean()
+        return intercept + slope * x
+
+    @property
+    def params_range(self) -> tuple[int, int]:
+        params = [point.params for point in self.points]
+        return min(params), max(params)
+
+    @property
+    def macs_range(self) -> tuple[int, int]:
+        macs = [point.macs for point in self.points]
+        return min(macs), max(macs)
+
+    @property
+    def params_spread(self) -> float:
+        """The largest variant's parameters over the smallest's, minus 1: how nearly equal their size is."""
+        low, high = self.params_range
+        return high / low - 1
+
+    @property
+    def macs_spread(self) -> float:
+        low, high = self.macs_range
+        return high / low - 1
+
+
+def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> CardinalityTrend | None:
+    """Accuracy and cost against cardinality, when the runs hold three or more ResNeXt-50 variants."""
+    variants = {}
+    for arch in runs.architectures:
+        shape = cardinality_of(arch)
+        if shape is not None and shape[0] not in variants:  # resnet50 and resnext50_1x64d are one point
+            variants[shape[0]] = (arch, shape[1])
+    if len(variants) < MIN_CARDINALITY_VARIANTS:
+        return None
+    points = []
+    for cardinality, (arch, width) in sorted(variants.items()):
+        members = runs.of(arch)
+        accuracies = tuple(run.record.test_acc for run in members)
+        points.append(
+            CardinalityPoint(
+                arch=arch,
+                cardinality=cardinality,
+                width=width,
+                params=members[0].record.params,
+                macs=members[0].record.macs,
+                accuracies=accuracies,
+                accuracy_interval=mean_confidence_interval(np.array(accuracies), confidence)
+                if len(accuracies) > 1
+                else None,
+                seconds_per_epoch=float(np.mean([run.record.timing.seconds_per_epoch for run in members])),
+                imagenet_top1_error=IMAGENET_TOP1_ERROR_BY_CARDINALITY.get(cardinality),
+            )
+        )
+    slopes = []
+    for seed in sorted({run.seed for point in points for run in runs.of(point.arch)}):
+        xs, ys = [], []
+        for point in points:
+            run = next((run for run in runs.of(point.arch) if run.seed == seed), None)
+            if run is not None:
+                xs.append(np.log2(point.cardinality))
+                ys.append(run.record.test_acc)
+        if len(xs) >= MIN_CARDINALITY_VARIANTS:
+            slopes.append(least_squares_slope(np.array(xs), np.array(ys)))
+    interval = mean_confidence_interval(np.array(slopes), confidence) if len(slopes) > 1 else None
+    return CardinalityTrend(tuple(points), tuple(slopes), interval)

@@ -1,0 +1,81 @@
+"""The README's generated blocks in words: the headline results and how long the runs took.
+
+Written into README.md by :mod:`..readme`; every number comes from :mod:`..analysis`.
+"""
+
+from __future__ import annotations
+
+from ..analysis.headline import summarise
+from ..analysis.pairs import compare_all
+from ..analysis.penalty import data_penalty
+from ..analysis.timing import wall_times
+from ..format import display_name, interval_points, number, p_value, per_device, percent, points, ratio, share
+from ..runs import Runs
+from .penalty import penalty_cost
+
+
+def readme_headline(runs: Runs) -> str:
+    """The README's result block: a row per architecture and a sentence per comparison with the baseline."""
+    rows = [
+        "| architecture | test accuracy | seeds | seconds per epoch | images/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for summary in summarise(runs, None):
+        spread = f" ± {percent(summary.accuracy_sd)}" if summary.accuracy_sd is not None else ""
+        rows.append(
+            f"| {display_name(summary.arch)} | {percent(summary.accuracy_mean)}{spread} | {summary.seeds} "
+            f"| {per_device(summary.seconds_per_epoch, lambda value: number(value, 1))} "
+            f"| {per_device(summary.images_per_second, lambda value: number(value, 0))} |"
+        )
+    sentences = []
+    for pair in compare_all(runs):
+        if len(pair.seeds) == 1:
+            p_values = p_value(pair.seeds[0].p_value)
+        else:
+            p_values = "; ".join(f"seed {seed.seed} {p_value(seed.p_value)}" for seed in pair.seeds)
+        adjusted = " Holm-adjusted" if any(seed.p_adjusted is not None for seed in pair.seeds) else ""
+        interval = pair.difference_interval
+        spread = f", paired {interval.confidence:.0%} interval {interval_points(interval)}" if interval else ""
+        per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
+        timings = "; ".join(
+            f"{ratio(group.time_ratio)} the seconds per epoch ({share(group.slowdown, sign=True)}) under {group.conditions}"
+            + (
+                f" (seed{'s' if len(group.seeds) > 1 else ''} {', '.join(map(str, group.seeds))})"
+                if len(pair.timings) > 1
+                else ""
+            )
+            for group in pair.timings
+        )
+        sentences.append(
+            f"{display_name(pair.other)} minus {display_name(pair.baseline)}: {points(pair.mean_difference)} of test "
+            f"accuracy (per seed: {per_seed}){spread} (McNemar's exact test per seed,{adjusted} {p_values}); "
+            + (f"{display_name(pair.other)} took {timings}." if timings else "no seed was timed alike.")
+        )
+    penalty = data_penalty(runs) if runs.cifar10 else None
+    if penalty is not None:
+        sentences.append(
+            f"Data: {penalty.copy}; training on it costs {penalty_cost(penalty)}, so these accuracies are not "
+            "comparable with the blog's, made on the original images."
+        )
+    older = [run.label for run in runs.complete if run.older_code]
+    if older:
+        sentences.append(
+            f"Trained by an older version of the training code than the current one: {', '.join(older)} "
+            "(kept, since retraining costs GPU time; the report says which version)."
+        )
+    return "\n".join(rows) + "\n\n" + "\n\n".join(sentences) + "\n"
+
+
+def readme_timings(runs: Runs) -> str:
+    """How long the profile's runs took, from their records: wall time per run and in all, per device model."""
+    parts = []
+    for wall in wall_times(runs):
+        by_arch = []
+        for arch, minutes in wall.minutes.items():
+            low, high = number(min(minutes), 1), number(max(minutes), 1)
+            by_arch.append(f"{display_name(arch)} {low if low == high else f'{low} to {high}'}")
+        parts.append(
+            f"{wall.device}: {wall.runs} run(s), {number(wall.total_minutes, 0)} minutes of wall time in all; per run "
+            f"(minutes) {', '.join(by_arch)}"
+        )
+    return f"`{runs.profile}` (measured, wall time including data loading and evaluation): " + "; ".join(parts) + "."
