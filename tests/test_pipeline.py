@@ -320,8 +320,8 @@ def test_editing_compare_notebook_or_report_code_rerenders_a_refactor_keeps_the_
 
     notebook = repo / "notebooks" / "compare.ipynb"
     notebook.write_text(notebook.read_text().replace("## Headline", "## Headline (edited)"))
-    code = repo / "lib" / "archcompare" / "report" / "format.py"
-    code.write_text(code.read_text() + "\n# an edit\n")
+    analysis = repo / "lib" / "archcompare" / "report" / "analysis" / "pairs.py"  # the fingerprint covers subpackages
+    analysis.write_text(analysis.read_text() + "\n# an edit\n")
     # A refactor of the training code (here: a comment) does not change what it computes.
     loop = repo / "lib" / "archcompare" / "training" / "loop.py"
     loop.write_text(loop.read_text() + "\n# a refactor of the training code\n")
@@ -338,3 +338,60 @@ def test_editing_compare_notebook_or_report_code_rerenders_a_refactor_keeps_the_
     assert kept.stdout.count("kept, trained by an older version of the training code") == 2
     assert "epoch" not in kept.stdout  # nothing retrained
     assert "Trained by an older version of the training code" in (copy / "smoke" / "report.html").read_text()
+
+
+# --- what decides whether a report is rendered again (the fingerprint alone: no make, no kernel) -------
+
+
+@pytest.fixture
+def report_profile(tmp_path):
+    """A profile directory with a plan and no runs, under an outputs directory of its own."""
+    profile = tmp_path / "outputs" / "quick"
+    profile.mkdir(parents=True)
+    (profile / "plan.json").write_text('{"profile": "quick", "runs": []}')
+    return profile
+
+
+def test_a_change_in_a_module_of_a_report_subpackage_renders_the_report_again(report_profile, tmp_path, monkeypatch):
+    from archcompare.pipeline import render
+
+    code = tmp_path / "report"
+    (code / "analysis").mkdir(parents=True)
+    (code / "__init__.py").write_text('"""The report."""\n')
+    module = code / "analysis" / "pairs.py"
+    module.write_text("ALPHA = 0.05\n")
+    monkeypatch.setattr(render, "PACKAGE_DIR_REPORT", code)
+    before = render.report_inputs_fingerprint(report_profile)
+    assert render.report_inputs_fingerprint(report_profile) == before
+    module.write_text("ALPHA = 0.01\n")
+    assert render.report_inputs_fingerprint(report_profile) != before
+    (code / "wording").mkdir()
+    edited = render.report_inputs_fingerprint(report_profile)
+    (code / "wording" / "conclusions.py").write_text('"""A new module."""\n')
+    assert render.report_inputs_fingerprint(report_profile) != edited
+
+
+def test_a_new_or_changed_data_penalty_result_renders_the_reports_again(report_profile):
+    from archcompare.pipeline.render import report_inputs_fingerprint
+
+    documented = report_inputs_fingerprint(report_profile)
+    results = report_profile.parent / "data-penalty"
+    results.mkdir()
+    (results / "cifar10-jpeg.json").write_text('{"fingerprint": "71e1cb81bb756883", "penalty": 0.0201}')
+    measured = report_inputs_fingerprint(report_profile)
+    assert measured != documented
+    (results / "cifar10-jpeg.json").write_text('{"fingerprint": "71e1cb81bb756883", "penalty": 0.0215}')
+    assert report_inputs_fingerprint(report_profile) != measured
+
+
+def test_a_new_bench_result_renders_the_reports_again_and_a_quick_check_of_the_machinery_does_not(report_profile):
+    from archcompare.pipeline.render import report_inputs_fingerprint
+
+    before = report_inputs_fingerprint(report_profile)
+    bench = report_profile.parent / "bench"
+    bench.mkdir()
+    (bench / "bench-cuda-quick.json").write_text('{"device": "cuda"}')  # never read by the report
+    (bench / "bench-cuda.md").write_text("| table |")  # the README's, not the report's
+    assert report_inputs_fingerprint(report_profile) == before
+    (bench / "bench-cuda.json").write_text('{"device": "cuda", "device_name": "NVIDIA H200"}')
+    assert report_inputs_fingerprint(report_profile) != before

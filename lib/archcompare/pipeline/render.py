@@ -15,7 +15,16 @@ from typing import Any
 
 from ..errors import PipelineError
 from ..files import write_text
-from ..paths import COMPARE_NOTEBOOK, PACKAGE_DIR_REPORT, outputs_dir, shown
+from ..paths import (
+    BENCH_DIR,
+    COMPARE_NOTEBOOK,
+    DATA_PENALTY_DIR,
+    PACKAGE_DIR_REPORT,
+    bench_results,
+    data_penalty_results,
+    outputs_dir,
+    shown,
+)
 from ..provenance import TRAINING_CODE_VERSION
 from .notebooks import execute_notebook
 
@@ -131,7 +140,8 @@ def write_markdown_report(notebook, profile_dir: Path) -> Path:
 
 
 def report_inputs_fingerprint(profile_dir: Path) -> str:
-    """Everything the report reads: the runs' files, the plan, compare.ipynb and the report code.
+    """Everything the report reads: the runs' files, the plan, compare.ipynb, the report code (every module
+    of ``report/`` and of its subpackages) and the results of `make bench` and `make penalty` it quotes.
 
     A complete run counts by its results; an incomplete one by its progress (the report lists it).
     Checkpoints are never committed, so a fresh clone of a published report finds it up to date.
@@ -139,16 +149,20 @@ def report_inputs_fingerprint(profile_dir: Path) -> str:
     digest = hashlib.sha256()
     # The report flags runs made by older training code, so the current version is one of its inputs.
     digest.update(f"training code version {TRAINING_CODE_VERSION}\n".encode())
-    report_code = sorted(PACKAGE_DIR_REPORT.glob("*.py"))
-    paths = [COMPARE_NOTEBOOK, *report_code, profile_dir / "plan.json"]
+    code = PACKAGE_DIR_REPORT
+    inputs = [(f"{code.name}/{path.relative_to(code).as_posix()}", path) for path in sorted(code.rglob("*.py"))]
+    outputs = profile_dir.parent
+    quoted = [*bench_results(outputs / BENCH_DIR), *data_penalty_results(outputs / DATA_PENALTY_DIR)]
+    paths = [COMPARE_NOTEBOOK, profile_dir / "plan.json", *quoted]
     runs = profile_dir / "runs"
     for directory in sorted(runs.iterdir()) if runs.is_dir() else []:
         complete = (directory / "summary.json").exists()
         names = ("summary.json", "history.csv", "predictions.npz", "reused.json") if complete else ("history.csv",)
         paths += [directory / name for name in names]
         digest.update(f"{directory.name}: complete={complete}, ".encode())
-    for path in paths:
-        digest.update(f"{path.parent.name}/{path.name}".encode())
+    inputs += [(f"{path.parent.name}/{path.name}", path) for path in paths]
+    for name, path in inputs:
+        digest.update(name.encode())
         if path.exists():
             digest.update(path.read_bytes())
     return digest.hexdigest()
