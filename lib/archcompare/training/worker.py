@@ -13,10 +13,14 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from .distributed import Ranks
 
 
+# @record writes an exception that ends this process to the error file torchrun names for it, so that
+# the launcher can say what failed (training.distributed) instead of only an exit code.
+@record
 def main(argv: list[str] | None = None) -> None:
     """One process of a run: join the group, train this rank's part, leave the group."""
     from ..config import LOCATION_FIELDS, RunConfig
