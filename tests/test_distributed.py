@@ -5,17 +5,21 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import re
+import socket
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from conftest import make_imagefolder, tiny_config
-from processes import finished_epochs, make, start_make, wait_for
+from processes import ROOT, finished_epochs, make, plan, start_make, wait_for
 from torch import nn
 
 from archcompare.errors import TrainingError
+from archcompare.record import read_record
 from archcompare.training import train
 from archcompare.training.device import autocast, memory_format
 from archcompare.training.distributed import synchronise_batchnorm
@@ -61,6 +65,8 @@ def test_two_processes_compute_what_one_process_computes_with_the_same_global_ba
         np.testing.assert_allclose(two["probabilities"], one["probabilities"], atol=2e-3)
     # Only rank 0 wrote the run's files, once.
     assert sorted(p.name for p in (tmp_path / "p2").iterdir()) == sorted(p.name for p in (tmp_path / "p1").iterdir())
+    # The record says what trained it.
+    assert (runs[1].env.world_size, runs[1].env.nodes, runs[2].env.world_size, runs[2].env.nodes) == (1, 1, 2, 1)
 
 
 def test_two_processes_agree_with_one_in_bf16_as_closely_as_bf16_agrees_with_fp32(tmp_path):
@@ -92,6 +98,7 @@ def test_two_processes_agree_with_one_in_bf16_as_closely_as_bf16_agrees_with_fp3
     (one,), (two,) = history(tmp_path / "p1"), history(tmp_path / "p2")
     for key in ("train_loss", "train_ce", "test_loss"):
         assert float(two[key]) == pytest.approx(float(one[key]), rel=3e-2), key
+    assert (runs[2].env.world_size, runs[2].env.nodes) == (2, 1)
 
 
 @pytest.mark.filterwarnings("ignore:torch.distributed.nn.functional.all_reduce is deprecated")
@@ -178,3 +185,41 @@ def test_a_workers_exception_reaches_the_error_line_with_its_type_and_message(tm
     message = str(stopped.value)
     assert re.search(r"run stopped \(RuntimeError: .*Unable to find address for: no-such-interface\); ", message)
     assert "exitcode" not in message and "\n" not in message
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_run_started_by_torchrun_by_hand_records_the_processes_and_nodes_that_trained_it(tmp_path, profiles):
+    """The Slurm recipe on one machine: two node agents (torchrun --nnodes=2, c10d rendezvous on localhost), one
+    process each, for a planned run of a profile that asks for one process. The record's environment says
+    2 processes on 2 nodes; its settings keep the profile's processes, which decide whether the run is current."""
+    images = make_imagefolder(tmp_path / "images", train_per_class=4, test_per_class=2, size=(8, 8))
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    planned = plan("pair", tmp_path / "out", env, "--data", f"imagefolder:{images}")
+    assert planned.returncode == 0, planned.stderr
+    run_dir = tmp_path / "out" / "pair" / "runs" / "resnet18-seed0"
+    endpoint = f"localhost:{free_port()}"
+    agent = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1"]
+    agent += ["--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=by-hand"]
+    agent += ["-m", "archcompare.training.worker", "--run-dir", str(run_dir)]
+    environment = {**os.environ, **env, "ARCHCOMPARE_OUTPUTS": str(tmp_path / "out")}
+    agents = [
+        subprocess.Popen(agent, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [agent.communicate(timeout=240)[0] for agent in agents]
+    assert [agent.returncode for agent in agents] == [0, 0], outputs
+    record = read_record(run_dir / "summary.json")
+    assert (record.env.world_size, record.env.nodes, record.config["processes"]) == (2, 2, 1)
+    again = plan("pair", tmp_path / "out", env)
+    assert "pair/resnet18-seed0: up to date" in again.stdout, again.stdout
+
+
+def test_records_from_before_the_world_size_was_recorded_still_load():
+    record = read_record(ROOT / "outputs" / "quick" / "runs" / "resnet50-seed0" / "summary.json")
+    assert "world_size" not in json.loads((ROOT / "outputs/quick/runs/resnet50-seed0/summary.json").read_text())["env"]
+    assert (record.env.world_size, record.env.nodes) == (None, None)

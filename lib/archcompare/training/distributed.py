@@ -46,6 +46,7 @@ class Ranks:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    nodes: int = 1  # the machines (torchrun's node agents) the processes run on
 
     @property
     def main(self) -> bool:

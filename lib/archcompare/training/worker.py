@@ -49,7 +49,13 @@ def main(argv: list[str] | None = None) -> None:
             "step_mode": parameters.get("step_mode", "auto"),
             "device_shared_by": 1,
         }
-    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    # torchrun's environment; GROUP_WORLD_SIZE counts its node agents (--nnodes), one per machine.
+    ranks = Ranks(
+        int(os.environ["RANK"]),
+        int(os.environ["WORLD_SIZE"]),
+        int(os.environ["LOCAL_RANK"]),
+        nodes=int(os.environ.get("GROUP_WORLD_SIZE", "1")),
+    )
     cuda = config.device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(ranks.local_rank)
