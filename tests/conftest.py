@@ -198,11 +198,11 @@ def profiles(tmp_path_factory) -> Path:
         f"parameters: {{epochs: {RESUMABLE_EPOCHS}, batch_size: 20, train_per_class: 0, test_per_class: 0, device: cpu,\n"
         "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
     )
+    # The defaults but size: precision auto (bf16 on a CPU that computes it), channels_last, not deterministic.
     (directory / "ddp.yaml").write_text(
-        "description: four deterministic epochs in two processes on the CPU (gloo)\n"
+        "description: four epochs in two processes on the CPU (gloo), with the defaults otherwise\n"
         "architectures: [resnet18]\nseeds: [0]\n"
-        "parameters: {epochs: 4, batch_size: 20, processes: 2, train_per_class: 0, test_per_class: 0, device: cpu,\n"
-        "  precision: fp32, deterministic: true, schedule: cosine, lr: 0.05}\n"
+        "parameters: {epochs: 4, batch_size: 20, processes: 2, train_per_class: 0, test_per_class: 0, device: cpu}\n"
     )
     (directory / "pair.yaml").write_text(
         "description: two quick runs of a small model\n"

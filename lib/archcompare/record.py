@@ -89,6 +89,11 @@ class Environment:
     step_mode: str = "eager"  # eager | cuda-graph (training.steps); several joined by + after a resume
     device_shared_by: int = 1  # runs let onto the device at once; above 1 its timing is compared with nothing
     loader: str = "memory"  # memory | stream (data.stream): how the images reached the steps
+    # The processes and machines that trained it: torchrun started by hand (--run-dir, on a cluster) sets
+    # them, whatever the config's ``processes`` says (of the last start, after a resume). None: recorded before
+    # these fields existed.
+    world_size: int | None = None
+    nodes: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import yaml
 from ..config import LOCATION_FIELDS, RunConfig
 from ..errors import PipelineError
 from ..paths import ROOT, TRAIN_NOTEBOOK, outputs_dir
+from .locks import TRAINING, run_label, run_lock
 from .notebooks import execute_notebook
 
 GPUS_VARIABLE = "ARCHCOMPARE_GPUS"  # make GPUS=0,1,...: the GPU ids runs may be pinned to, one run per id
@@ -72,20 +73,21 @@ def train_without_jupyter(directory: Path) -> None:
     """
     from ..training import train
 
-    parameters = planned_parameters(directory)
-    values = {key: parameters[key] for key in RunConfig.field_names()}
-    # The planned locations are relative to the repository, as papermill's working directory makes them.
-    values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
-    config = RunConfig.from_dict(values)
-    with gpu_slot() as shared_by:
-        record = train(
-            config,
-            resume=parameters["resume"],
-            progress=parameters["progress"],
-            trained_by=PYTHON_RUNNER,
-            step_mode=parameters.get("step_mode", "auto"),
-            device_shared_by=shared_by,
-        )
+    directory = Path(directory)
+    with run_lock(directory, TRAINING) as waited:
+        if _trained_meanwhile(directory, waited):
+            return
+        config = planned_config(directory)
+        parameters = planned_parameters(directory)
+        with gpu_slot() as shared_by:
+            record = train(
+                config,
+                resume=parameters["resume"],
+                progress=parameters["progress"],
+                trained_by=PYTHON_RUNNER,
+                step_mode=parameters.get("step_mode", "auto"),
+                device_shared_by=shared_by,
+            )
     print(
         f"{record.arch}, seed {record.seed}: test accuracy {record.test_acc:.2%}, "
         f"{record.timing.seconds_per_epoch:.1f} s per epoch"
@@ -94,8 +96,38 @@ def train_without_jupyter(directory: Path) -> None:
 
 def execute_run(directory: Path) -> None:
     """Execute ``train.ipynb`` for one planned run; the executed notebook lands only on success."""
-    with gpu_slot() as shared_by:
-        _execute_train_notebook(Path(directory), shared_by)
+    directory = Path(directory)
+    # The run's lock before a GPU slot: a process waiting for another's run holds no GPU.
+    with run_lock(directory, TRAINING) as waited:
+        if _trained_meanwhile(directory, waited):
+            return
+        with gpu_slot() as shared_by:
+            _execute_train_notebook(directory, shared_by)
+
+
+def planned_config(directory: Path) -> RunConfig:
+    """The config of a planned run directory, from its ``params.yaml``."""
+    parameters = planned_parameters(directory)
+    values = {key: parameters[key] for key in RunConfig.field_names()}
+    # The planned locations are relative to the repository, as papermill's working directory makes them.
+    values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
+    return RunConfig.from_dict(values)
+
+
+def _trained_meanwhile(directory: Path, waited: bool) -> bool:
+    """Whether another process finished this run (as planned now) since Make decided to train it.
+
+    Judged as ``plan`` judges a run, so a run another process trained with other settings is trained again.
+    """
+    if not (directory / "summary.json").exists():
+        return False
+    from .plan import stale_reason
+
+    if stale_reason(directory, planned_config(directory)):
+        return False
+    source = "the process it waited for" if waited else "another process"
+    print(f"{run_label(directory)}: trained by {source}, as planned; using its result")
+    return True
 
 
 def _execute_train_notebook(directory: Path, shared_by: int) -> None:

@@ -2,7 +2,7 @@
 
 ``plan`` validates the profile and DATA, writes each run's ``params.yaml`` and the profile's
 ``plan.json``, and removes the ``summary.json`` of every run that is out of date (its settings or
-its images changed), so Make trains exactly those:
+its images changed; under the run's lock, ``locks``), so Make trains exactly those:
 
 - a run made by an older version of the training code is kept and flagged (``RETRAIN=1`` retrains
   it): an expensive GPU run is not thrown away by a later code change;
@@ -30,6 +30,7 @@ from ..errors import ArchCompareError, ConfigError, PipelineError, RecordError
 from ..files import write_atomic, write_json, write_text
 from ..paths import data_dir, outputs_dir, shown
 from ..record import DataIdentity, RunRecord, read_record
+from .locks import COPYING, REMOVING, run_lock
 from .profiles import EXECUTION_PARAMETERS, Profile, load_profile
 
 RUN_FILES = ("train.ipynb", "history.csv", "predictions.npz", "summary.json")  # summary.json last: it marks completion
@@ -143,7 +144,7 @@ def plan(
         _check_data_before_training(planned_data)
         planned = reuse_identical_runs(planned, profile_name, planned_data, log)
     try:
-        _write_plan(profile, dataset, planned_data, planned, data is not None, log)
+        planned = _write_plan(profile, dataset, planned_data, planned, data is not None, retrain, log)
     except OSError as error:
         raise PipelineError(
             f"cannot write the outputs of {profile_name!r} under {profile_dir}: {error.strerror or error}"
@@ -246,9 +247,14 @@ def reuse_identical_runs(
                 None,
             )
             if source is not None:
-                _copy_run(source, run.directory)
-                log(f"{profile_name}/{run.name}: identical to {shown(source)}, reused instead of trained")
-                run = replace(run, stale_reason=None)
+                with run_lock(run.directory, COPYING, log):
+                    # Trained by another process meanwhile: left to _write_plan, which judges it again.
+                    copied = not (run.directory / "summary.json").exists()
+                    if copied:
+                        _copy_run(source, run.directory)
+                if copied:
+                    log(f"{profile_name}/{run.name}: identical to {shown(source)}, reused instead of trained")
+                    run = replace(run, stale_reason=None)
         result.append(run)
     return result
 
@@ -274,19 +280,24 @@ def _copy_run(source: Path, target: Path) -> None:
             write_atomic(target / name, lambda f, data=data: f.write(data), binary=True)
 
 
-def _write_plan(profile: Profile, dataset: str, data: PlannedData, planned: list[PlannedRun], given: bool, log) -> None:
+def _write_plan(
+    profile: Profile, dataset: str, data: PlannedData, planned: list[PlannedRun], given: bool, retrain: bool, log
+) -> list[PlannedRun]:
+    written = []
     for run in planned:
         run.directory.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(run.parameters, sort_keys=True)
         params_file = run.directory / "params.yaml"
         if not params_file.exists() or params_file.read_text() != text:
             write_text(params_file, text)
+        if run.stale_reason and (run.directory / "summary.json").exists():
+            run = _remove_results(run, data, retrain, log)
         if run.stale_reason:
-            (run.directory / "summary.json").unlink(missing_ok=True)
             log(f"{profile.name}/{run.name}: {run.stale_reason}")
         else:
             kept = f"kept, {run.kept_reason} (RETRAIN=1 retrains it)" if run.kept_reason else "up to date"
             log(f"{profile.name}/{run.name}: {kept}")
+        written.append(run)
     profile_dir = outputs_dir() / profile.name
     if given:
         write_text(profile_dir / REMEMBERED_DATA, dataset + "\n")
@@ -299,9 +310,26 @@ def _write_plan(profile: Profile, dataset: str, data: PlannedData, planned: list
             "data": data.spec.portable,
             "architectures": list(profile.architectures),
             "seeds": list(profile.seeds),
-            "runs": [run.name for run in planned],
+            "runs": [run.name for run in written],
         },
     )
+    return written
+
+
+def _remove_results(run: PlannedRun, data: PlannedData, retrain: bool, log: Callable[[str], None]) -> PlannedRun:
+    """Remove an out-of-date run's summary.json under the run's lock (``locks``), judged again there:
+    another process may have trained it since. The run as it then stands."""
+    with run_lock(run.directory, REMOVING, log):
+        stale, kept = _stale_reason(run.directory, run.config, data, retrain)
+        if stale:
+            (run.directory / "summary.json").unlink(missing_ok=True)
+    return replace(run, stale_reason=stale, kept_reason=kept)
+
+
+def stale_reason(directory: Path, config: RunConfig) -> str | None:
+    """Why the run in ``directory`` must be trained for ``config`` now, as ``plan`` judges it; None when its
+    record stands. For a process that waited while another trained the run (``execute``)."""
+    return _stale_reason(directory, config, PlannedData(config.dataset_spec), retrain=False)[0]
 
 
 def _leave_out_long_training(

@@ -26,6 +26,7 @@ from ..paths import (
     shown,
 )
 from ..provenance import TRAINING_CODE_VERSION
+from .locks import RENDERING, profile_runs_locked
 from .notebooks import execute_notebook
 
 REPORT_FINGERPRINT = ".report-inputs"
@@ -35,8 +36,17 @@ _EXTERNAL_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</scr
 
 
 def render(profile_name: str, log: Callable[[str], None] = print) -> Path:
-    """Execute ``compare.ipynb`` on a profile's runs and write the self-contained ``report.html``."""
+    """Execute ``compare.ipynb`` on a profile's runs and write the self-contained ``report.html``.
+
+    Holds the lock of each of the profile's runs (``locks``): it waits for runs that other processes
+    are training, and no run is written while the report reads it.
+    """
     profile_dir = outputs_dir() / profile_name
+    with profile_runs_locked(profile_dir, RENDERING, log):
+        return _render(profile_name, profile_dir, log)
+
+
+def _render(profile_name: str, profile_dir: Path, log: Callable[[str], None]) -> Path:
     report = profile_dir / "report.html"
     fingerprint = report_inputs_fingerprint(profile_dir)
     stamp = profile_dir / REPORT_FINGERPRINT

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -44,6 +46,7 @@ class Ranks:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    nodes: int = 1  # the machines (torchrun's node agents) the processes run on
 
     @property
     def main(self) -> bool:
@@ -87,6 +90,10 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
     torch's ``nn.SyncBatchNorm`` (used on GPUs) accepts only GPU tensors. This computes the same
     statistics from per-channel sums all-reduced with torch.distributed.nn's differentiable
     all_reduce, so gradients flow through them as through SyncBatchNorm's.
+
+    Under bf16 autocast its input is bf16 (the convolution before it ran in bf16). As
+    ``nn.BatchNorm2d`` does on a CPU, it takes the statistics in fp32, updates its fp32 running
+    buffers, and returns the input's dtype; in fp32 the casts do nothing.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,9 +101,10 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
-        channels = x.shape[1]
-        count = torch.full((1,), x.numel() / channels, dtype=x.dtype, device=x.device)
-        stats = all_reduce(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
+        values = x.float()  # bf16's 8-bit mantissa cannot hold sums over thousands of values
+        channels = values.shape[1]
+        count = torch.full((1,), values.numel() / channels, dtype=values.dtype, device=values.device)
+        stats = all_reduce(torch.cat([values.sum((0, 2, 3)), (values * values).sum((0, 2, 3)), count]))
         n = stats[-1].detach()
         mean = stats[:channels] / n
         var = stats[channels : 2 * channels] / n - mean * mean
@@ -105,8 +113,8 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
             self.running_mean.lerp_(mean, self.momentum)
             self.running_var.lerp_(var * n / (n - 1), self.momentum)
         shape = (1, channels, 1, 1)
-        normalized = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
-        return normalized * self.weight.view(shape) + self.bias.view(shape)
+        normalized = (values - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return (normalized * self.weight.view(shape) + self.bias.view(shape)).to(x.dtype)
 
 
 def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
@@ -152,33 +160,54 @@ def launch(config, options: dict, log: Callable[[str], None]):
         payload,
     ]
     log(f"training in {config.processes} processes: torchrun --standalone --nproc-per-node={config.processes}")
-    # The workers' log lines (rank 0 prints them) go to stdout and are streamed as they come; their
-    # warnings and tracebacks go to stderr, kept aside: on a failure its telling line is the message.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    errors: collections.deque[str] = collections.deque(maxlen=200)
-    reader = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
-    reader.start()
-    try:
-        for line in process.stdout:
-            log(line.rstrip("\n"))
-        process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGTERM)  # torchrun stops its workers, which keep their checkpoint
-        process.wait()
-        raise
-    reader.join(timeout=10)
-    if process.returncode != 0:
-        checkpoint = Path(config.output_dir) / "checkpoint.pt"
-        raise TrainingError(
-            f"a process of the {config.processes}-process run stopped ({_failure(list(errors))}); finished epochs "
-            f"are checkpointed in {checkpoint}, and running the same command again resumes from them"
-        )
+    with tempfile.TemporaryDirectory(prefix="archcompare-torchrun-") as scratch:
+        # torch.distributed.elastic's error files: each worker's @record (training.worker) writes its
+        # exception to the file torchrun names for it, and torchrun's own @record copies the first
+        # failed worker's file to the one named here (https://pytorch.org/docs/stable/elastic/errors.html).
+        error_file = Path(scratch) / "error.json"
+        environment = {**os.environ, "TORCHELASTIC_ERROR_FILE": str(error_file)}
+        # The workers' log lines (rank 0 prints them) go to stdout and are streamed as they come; their
+        # warnings and tracebacks go to stderr, kept aside: a failure's exit code or signal is there.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        errors: collections.deque[str] = collections.deque(maxlen=200)
+        reader = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+        reader.start()
+        try:
+            for line in process.stdout:
+                log(line.rstrip("\n"))
+            process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGTERM)  # torchrun stops its workers, which keep their checkpoint
+            process.wait()
+            raise
+        reader.join(timeout=10)
+        if process.returncode != 0:
+            checkpoint = Path(config.output_dir) / "checkpoint.pt"
+            raise TrainingError(
+                f"a process of the {config.processes}-process run stopped ({_failure(list(errors), error_file)}); "
+                f"finished epochs are checkpointed in {checkpoint}, and running the same command again resumes "
+                "from them"
+            )
     return read_record(Path(config.output_dir) / "summary.json")
 
 
-def _failure(lines: list[str]) -> str:
-    """The most telling line of what torchrun and its workers wrote to stderr: an error, or an exit code."""
+def _failure(lines: list[str], error_file: Path) -> str:
+    """Why the run stopped: a worker that died without an exception (killed: its exit code or signal), else
+    the first failed worker's exception (its type and message, from torch.distributed.elastic's error file),
+    else torchrun's most telling line.
+
+    A worker that died without an exception comes first: when one is killed, the others can fail with
+    an exception of their own (a closed connection), which torchrun may observe first.
+    """
     lines = [re.sub(r"^\[rank\d+\]:\s*", "", line.strip()) for line in lines if line.strip()]
+    # torchrun's failure summary gives each failed worker an "exitcode : ..." line, then its error file,
+    # "<N/A>" when the worker wrote none: it died without an exception.
+    for exitcode, error in zip(lines, lines[1:]):
+        if exitcode.startswith("exitcode") and re.fullmatch(r"error_file\s*:\s*<N/A>", error):
+            return exitcode
+    exception = _worker_exception(error_file)
+    if exception:
+        return exception
     for line in reversed(lines):
         if line.startswith("archcompare.errors.") or line.startswith("exitcode"):
             return line
@@ -186,3 +215,14 @@ def _failure(lines: list[str]) -> str:
         if "Error" in line.split(":")[0]:
             return line
     return f"torchrun exited without an error message (last line: {lines[-1][:200]!r})" if lines else "no output"
+
+
+def _worker_exception(error_file: Path) -> str | None:
+    """The first line of the exception a worker recorded ("RuntimeError: ..."), or None when none did."""
+    try:
+        recorded = json.loads(error_file.read_text())["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    message = recorded["message"] if isinstance(recorded, dict) else recorded
+    first = next((line.strip() for line in str(message).splitlines() if line.strip()), "")
+    return first[:500] or None

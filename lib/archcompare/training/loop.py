@@ -195,7 +195,8 @@ def train_here(
 
     if final_eval is None:  # resumed after the last epoch: evaluate the restored model again
         final_eval = evaluate(run, scorer)
-    env.update(trained_by=trained_by, device_shared_by=device_shared_by)
+    # What trained it, which may differ from config.processes: torchrun started by hand (--run-dir) sets its own.
+    env.update(trained_by=trained_by, device_shared_by=device_shared_by, world_size=ranks.world, nodes=ranks.nodes)
     record = build_record(run, final_eval, params, macs, env, started, time.perf_counter() - wall_start)
     if ranks.main:
         labels = run.dataset.test_labels.cpu().numpy()

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from .distributed import Ranks
 
 
+# @record writes an exception that ends this process to the error file torchrun names for it, so that
+# the launcher can say what failed (training.distributed) instead of only an exit code.
+@record
 def main(argv: list[str] | None = None) -> None:
     """One process of a run: join the group, train this rank's part, leave the group."""
     from ..config import LOCATION_FIELDS, RunConfig
@@ -45,7 +49,13 @@ def main(argv: list[str] | None = None) -> None:
             "step_mode": parameters.get("step_mode", "auto"),
             "device_shared_by": 1,
         }
-    ranks = Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"]))
+    # torchrun's environment; GROUP_WORLD_SIZE counts its node agents (--nnodes), one per machine.
+    ranks = Ranks(
+        int(os.environ["RANK"]),
+        int(os.environ["WORLD_SIZE"]),
+        int(os.environ["LOCAL_RANK"]),
+        nodes=int(os.environ.get("GROUP_WORLD_SIZE", "1")),
+    )
     cuda = config.device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(ranks.local_rank)
