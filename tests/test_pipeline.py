@@ -251,6 +251,29 @@ def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smok
     )
 
 
+def test_complete_runs_too_long_to_retrain_here_keep_their_files(smoke, tmp_path):
+    """A mistyped DATA on a machine too slow to retrain (RETRAIN=1 there takes the same path): the old planner
+    removed the runs' summary.json, then left them out as too long to train, and the report rendered without them."""
+    _, env, _ = smoke
+    copy = copy_outputs(smoke, tmp_path)
+    other = ["--data", f"imagefolder:{make_imagefolder(tmp_path / 'other', 8, 4, seed=1)}"]
+    files = {path: path.read_bytes() for path in (copy / "smoke").rglob("*") if path.is_file()}
+    slow = {**env, "ARCHCOMPARE_LONG_SECONDS": "0.001"}  # as if this machine were far too slow
+    stopped = plan("smoke", copy, slow, *other)
+    assert stopped.returncode == 2
+    assert re.fullmatch(
+        r"error: smoke: not removing 2 complete run\(s\) that would take too long to retrain here "
+        r"\(resnet50-seed0: out of date, settings changed \(dataset\); resnext50_32x4d-seed0: out of date, settings "
+        r"changed \(dataset\)\); their files are kept\. Give the DATA and settings they were trained with, or LONG=1 "
+        r"to retrain them here\n",
+        stopped.stderr,
+    ), stopped.stderr
+    assert {path: path.read_bytes() for path in (copy / "smoke").rglob("*") if path.is_file()} == files
+    retrained = plan("smoke", copy, slow, *other, "--long", "1")
+    assert retrained.returncode == 0 and retrained.stdout.count("will retrain") == 2, retrained.stdout
+    assert not list((copy / "smoke" / "runs").glob("*/summary.json"))
+
+
 def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_missing_ones_out(smoke, images, tmp_path):
     """As on a fresh clone: no DATA given or remembered, the committed plan.json names the image folder by name only."""
     _, env, _ = smoke
