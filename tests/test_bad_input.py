@@ -94,7 +94,15 @@ def broken_image_folder(root: Path) -> Path:
 BAD_DATA = {
     "unknown profile": (["PROFILE=nope"], r"unknown profile 'nope': choose one of .*smoke"),
     "unknown scheme": (["PROFILE=smoke", "DATA=bogus:x"], r"dataset='bogus:x' is not allowed"),
-    "missing folder": (["PROFILE=smoke", "DATA=imagefolder:/nonexistent"], r"'/nonexistent' does not exist"),
+    "missing folder": (
+        ["PROFILE=smoke", "DATA=imagefolder:/nonexistent"],
+        r"'/nonexistent' does not exist.*: pass the images as DATA=imagefolder:<path",
+    ),
+    # imagenet names data/imagenet, which most checkouts lack: the line says how to give the images.
+    "profile's folder missing": (
+        ["PROFILE=imagenet"],
+        r"'data/imagenet' does not exist or is not a directory: pass the images as DATA=imagefolder:<path with train/",
+    ),
     "no train split": (["PROFILE=smoke", "DATA=imagefolder:{images}/train"], r"has no train/ folder"),
     "no test split": (["PROFILE=smoke", "DATA=imagefolder:{train_only}"], r"has no test/ folder"),
     "undecodable image": (["PROFILE=smoke", "DATA=imagefolder:{broken}"], r"cannot decode image .*broken\.png"),

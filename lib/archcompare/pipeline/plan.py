@@ -27,7 +27,7 @@ import yaml
 from ..config import RunConfig
 from ..data.listing import imagefolder_files, images_per_class
 from ..data.spec import DatasetSpec
-from ..errors import ArchCompareError, ConfigError, PipelineError, RecordError
+from ..errors import ArchCompareError, ConfigError, DataError, PipelineError, RecordError
 from ..files import write_atomic, write_json, write_text
 from ..paths import data_dir, outputs_dir, shown
 from ..record import DataIdentity, RunRecord, read_record
@@ -243,6 +243,12 @@ def _stale_reason(
 
 def _check_data_before_training(data: PlannedData) -> None:
     """Fail early, in one line, on an image folder that cannot work (before any run starts)."""
+    if data.spec.is_imagefolder and not data.readable:
+        # A profile's own folder (imagenet's data/imagenet) is missing on most machines: say how to give one.
+        raise DataError(
+            f"imagefolder path {str(data.spec.path)!r} does not exist or is not a directory: "
+            "pass the images as DATA=imagefolder:<path with train/<class>/ and test/<class>/>"
+        )
     if data.spec.is_imagefolder:
         imagefolder_files(data.spec.path)
 
