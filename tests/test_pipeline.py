@@ -197,7 +197,22 @@ def test_the_same_images_at_another_path_do_not_retrain(smoke, images, tmp_path)
     assert planned.stdout.count("up to date") == 2, planned.stdout
 
 
-@pytest.mark.parametrize("change", ["none", "a setting", "the images", "the code version"])
+# Each setting that makes two runs compute different things, changed in a copy of smoke.yaml (its values:
+# 1 epoch, batch 16, 4 training and 4 test images per class, lr 0.01, seed 0). A planner whose comparison
+# skipped one of them would copy the smoke run in as "identical" (a 5-epoch run for a 50-epoch one).
+SETTING_CHANGES = {
+    "epochs": ("epochs: 1", "epochs: 2"),
+    "batch size": ("batch_size: 16", "batch_size: 8"),
+    "recipe": ("schedule: constant", "schedule: constant\n  recipe: blog"),
+    "precision": ("schedule: constant", "schedule: constant\n  precision: {other_precision}"),
+    "training subset": ("train_per_class: 4", "train_per_class: 3"),
+    "test subset": ("test_per_class: 4", "test_per_class: 3"),
+    "seed": ("seeds: [0]", "seeds: [1]"),
+    "learning rate": ("lr: 0.01", "lr: 0.02"),
+}
+
+
+@pytest.mark.parametrize("change", ["none", *SETTING_CHANGES, "the images", "the code version"])
 def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_are_identical(
     smoke, profiles, tmp_path, change
 ):
@@ -206,8 +221,13 @@ def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_a
     mine = tmp_path / "profiles"
     shutil.copytree(profiles, mine)
     text = (profiles / "smoke.yaml").read_text()
-    if change == "a setting":
-        text = text.replace("lr: 0.01", "lr: 0.02")
+    if change in SETTING_CHANGES:
+        old, new = SETTING_CHANGES[change]
+        # Not the precision the smoke runs resolved to here (auto: bf16 on CPUs with native bf16, else fp32).
+        trained = json.loads((copy / "smoke" / "runs" / "resnet50-seed0" / "summary.json").read_text())
+        new = new.format(other_precision="fp32" if trained["env"]["precision"] == "bf16" else "bf16")
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
     (mine / "smoke-again.yaml").write_text(text)
     images = Path((copy / "smoke" / ".data").read_text().strip().partition(":")[2])
     if change == "the images":  # the same layout, other pixels
@@ -218,7 +238,8 @@ def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_a
             summary["env"]["code_version"] = 0
             summary_path.write_text(json.dumps(summary))
     env = {**env, "ARCHCOMPARE_PROFILES": str(mine)}
-    planned = plan("smoke-again", copy, env, "--data", f"imagefolder:{images}")
+    # LONG=1: no timing probe of the runs to train; this is about what the plan reuses.
+    planned = plan("smoke-again", copy, env, "--data", f"imagefolder:{images}", "--long", "1")
     assert planned.returncode == 0, planned.stderr
     if change == "none":
         assert planned.stdout.count("reused instead of trained") == 2, planned.stdout
