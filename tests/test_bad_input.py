@@ -94,7 +94,15 @@ def broken_image_folder(root: Path) -> Path:
 BAD_DATA = {
     "unknown profile": (["PROFILE=nope"], r"unknown profile 'nope': choose one of .*smoke"),
     "unknown scheme": (["PROFILE=smoke", "DATA=bogus:x"], r"dataset='bogus:x' is not allowed"),
-    "missing folder": (["PROFILE=smoke", "DATA=imagefolder:/nonexistent"], r"'/nonexistent' does not exist"),
+    "missing folder": (
+        ["PROFILE=smoke", "DATA=imagefolder:/nonexistent"],
+        r"'/nonexistent' does not exist.*: pass the images as DATA=imagefolder:<path",
+    ),
+    # imagenet names data/imagenet, which most checkouts lack: the line says how to give the images.
+    "profile's folder missing": (
+        ["PROFILE=imagenet"],
+        r"'data/imagenet' does not exist or is not a directory: pass the images as DATA=imagefolder:<path with train/",
+    ),
     "no train split": (["PROFILE=smoke", "DATA=imagefolder:{images}/train"], r"has no train/ folder"),
     "no test split": (["PROFILE=smoke", "DATA=imagefolder:{train_only}"], r"has no test/ folder"),
     "undecodable image": (["PROFILE=smoke", "DATA=imagefolder:{broken}"], r"cannot decode image .*broken\.png"),
@@ -117,6 +125,32 @@ def test_bad_data_fails_in_one_line(case, tmp_path, images, profiles):
     # of turning a run's error into one line is checked by the bad profiles that fail inside a run.
     done = make("report", *args, "RUNNER=python", outputs=tmp_path / "out", env=env)
     assert_clean_failure(done, message, tmp_path / "out")
+
+
+def test_data_reaches_the_planner_as_typed_and_runs_nothing(tmp_path, images, profiles):
+    """DATA is a path, which may hold spaces and quotes; on the old Makefile a quote ended make's quoting."""
+    odd = tmp_path / 'it\'s a "copy" with $HOME'
+    shutil.copytree(images, odd)
+    env = {"ARCHCOMPARE_PROFILES": str(profiles)}
+    # LONG=1: no timing probe, so planning stays torch-free and takes a second.
+    done = make("plan", "PROFILE=smoke", f"DATA=imagefolder:{odd}", "LONG=1", outputs=tmp_path / "out", env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "smoke" / ".data").read_text().strip() == f"imagefolder:{odd}"
+    injected = tmp_path / "injected"
+    for data in (f"imagefolder:{tmp_path}/x';touch {injected};'", f"imagefolder:$(shell touch {injected})"):
+        done = make("plan", "PROFILE=smoke", f"DATA={data}", "LONG=1", outputs=tmp_path / "out", env=env)
+        path = data.partition(":")[2]
+        assert_clean_failure(done, rf"imagefolder path {re.escape(repr(path))} does not exist", tmp_path / "out")
+        assert not injected.exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_penalty_takes_its_number_of_runs_from_runs_only(tmp_path, images):
+    """On the old Makefile RUNS also held the default profile's planned runs, so `make penalty` passed their names."""
+    (tmp_path / "quick").mkdir()
+    (tmp_path / "quick" / "runs.txt").write_text("resnet50-seed0\nresnext50_32x4d-seed0\n")
+    done = make("penalty", f"DATA=imagefolder:{images}", outputs=tmp_path)
+    assert_clean_failure(done, r"airbench94, which needs a CUDA GPU; none is here", tmp_path)
 
 
 def test_unwritable_outputs_fail_in_one_line(tmp_path, images, profiles):

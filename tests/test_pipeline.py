@@ -197,7 +197,22 @@ def test_the_same_images_at_another_path_do_not_retrain(smoke, images, tmp_path)
     assert planned.stdout.count("up to date") == 2, planned.stdout
 
 
-@pytest.mark.parametrize("change", ["none", "a setting", "the images", "the code version"])
+# Each setting that makes two runs compute different things, changed in a copy of smoke.yaml (its values:
+# 1 epoch, batch 16, 4 training and 4 test images per class, lr 0.01, seed 0). A planner whose comparison
+# skipped one of them would copy the smoke run in as "identical" (a 5-epoch run for a 50-epoch one).
+SETTING_CHANGES = {
+    "epochs": ("epochs: 1", "epochs: 2"),
+    "batch size": ("batch_size: 16", "batch_size: 8"),
+    "recipe": ("schedule: constant", "schedule: constant\n  recipe: blog"),
+    "precision": ("schedule: constant", "schedule: constant\n  precision: {other_precision}"),
+    "training subset": ("train_per_class: 4", "train_per_class: 3"),
+    "test subset": ("test_per_class: 4", "test_per_class: 3"),
+    "seed": ("seeds: [0]", "seeds: [1]"),
+    "learning rate": ("lr: 0.01", "lr: 0.02"),
+}
+
+
+@pytest.mark.parametrize("change", ["none", *SETTING_CHANGES, "the images", "the code version"])
 def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_are_identical(
     smoke, profiles, tmp_path, change
 ):
@@ -206,8 +221,13 @@ def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_a
     mine = tmp_path / "profiles"
     shutil.copytree(profiles, mine)
     text = (profiles / "smoke.yaml").read_text()
-    if change == "a setting":
-        text = text.replace("lr: 0.01", "lr: 0.02")
+    if change in SETTING_CHANGES:
+        old, new = SETTING_CHANGES[change]
+        # Not the precision the smoke runs resolved to here (auto: bf16 on CPUs with native bf16, else fp32).
+        trained = json.loads((copy / "smoke" / "runs" / "resnet50-seed0" / "summary.json").read_text())
+        new = new.format(other_precision="fp32" if trained["env"]["precision"] == "bf16" else "bf16")
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
     (mine / "smoke-again.yaml").write_text(text)
     images = Path((copy / "smoke" / ".data").read_text().strip().partition(":")[2])
     if change == "the images":  # the same layout, other pixels
@@ -218,7 +238,8 @@ def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_a
             summary["env"]["code_version"] = 0
             summary_path.write_text(json.dumps(summary))
     env = {**env, "ARCHCOMPARE_PROFILES": str(mine)}
-    planned = plan("smoke-again", copy, env, "--data", f"imagefolder:{images}")
+    # LONG=1: no timing probe of the runs to train; this is about what the plan reuses.
+    planned = plan("smoke-again", copy, env, "--data", f"imagefolder:{images}", "--long", "1")
     assert planned.returncode == 0, planned.stderr
     if change == "none":
         assert planned.stdout.count("reused instead of trained") == 2, planned.stdout
@@ -249,6 +270,29 @@ def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smok
         runs_file.read_text().split() == ["resnet50-seed0", "resnext50_32x4d-seed0"]
         and "not training" not in go_on.stdout
     )
+
+
+def test_complete_runs_too_long_to_retrain_here_keep_their_files(smoke, tmp_path):
+    """A mistyped DATA on a machine too slow to retrain (RETRAIN=1 there takes the same path): the old planner
+    removed the runs' summary.json, then left them out as too long to train, and the report rendered without them."""
+    _, env, _ = smoke
+    copy = copy_outputs(smoke, tmp_path)
+    other = ["--data", f"imagefolder:{make_imagefolder(tmp_path / 'other', 8, 4, seed=1)}"]
+    files = {path: path.read_bytes() for path in (copy / "smoke").rglob("*") if path.is_file()}
+    slow = {**env, "ARCHCOMPARE_LONG_SECONDS": "0.001"}  # as if this machine were far too slow
+    stopped = plan("smoke", copy, slow, *other)
+    assert stopped.returncode == 2
+    assert re.fullmatch(
+        r"error: smoke: not removing 2 complete run\(s\) that would take too long to retrain here "
+        r"\(resnet50-seed0: out of date, settings changed \(dataset\); resnext50_32x4d-seed0: out of date, settings "
+        r"changed \(dataset\)\); their files are kept\. Give the DATA and settings they were trained with, or LONG=1 "
+        r"to retrain them here\n",
+        stopped.stderr,
+    ), stopped.stderr
+    assert {path: path.read_bytes() for path in (copy / "smoke").rglob("*") if path.is_file()} == files
+    retrained = plan("smoke", copy, slow, *other, "--long", "1")
+    assert retrained.returncode == 0 and retrained.stdout.count("will retrain") == 2, retrained.stdout
+    assert not list((copy / "smoke" / "runs").glob("*/summary.json"))
 
 
 def test_a_fresh_clone_without_the_images_keeps_the_committed_runs_and_leaves_missing_ones_out(smoke, images, tmp_path):

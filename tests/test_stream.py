@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import make_imagefolder, tiny_config
+from conftest import COLOURS, make_imagefolder, tiny_config
 from PIL import Image
 from processes import ROOT
 
@@ -64,6 +64,33 @@ def test_streamed_batches_are_the_memory_runs_batches(tmp_path, jpeg_folder, rec
     test_memory = torch.cat([images for _, images in evaluation_batches(memory, None)])
     test_streamed = torch.cat([images for _, images in evaluation_batches(streamed, None)])
     assert torch.equal(test_memory, test_streamed) and len(test_streamed) == 9
+
+
+@pytest.mark.parametrize("loader", ["memory", "stream"])
+def test_normalisation_statistics_are_those_of_the_training_images_alone(tmp_path, loader):
+    """Per-channel mean and std of the training split's pixels, as numpy computes them from the files.
+
+    The test split here has other colours (each class's inverted), so statistics taken from it, or from
+    both splits, differ from the training split's by far more than the tolerance.
+    """
+    folder = make_imagefolder(tmp_path / "images", train_per_class=6, test_per_class=5)
+    inverted = {name: tuple(255 - value for value in colour) for name, colour in COLOURS.items()}
+    other = make_imagefolder(tmp_path / "other", train_per_class=1, test_per_class=5, classes=inverted, seed=1)
+    for name in COLOURS:
+        for path in (other / "test" / name).iterdir():
+            path.replace(folder / "test" / name / path.name)
+
+    def pixels(split: str) -> np.ndarray:
+        files = sorted((folder / split).rglob("*.png"))
+        return np.stack([np.asarray(Image.open(path).convert("RGB")) for path in files]).reshape(-1, 3) / 255
+
+    train_pixels, test_pixels = pixels("train"), pixels("test")
+    assert np.abs(test_pixels.mean(0) - train_pixels.mean(0)).min() > 0.1  # the splits are told apart
+    config = tiny_config(folder, tmp_path, loader=loader, recipe="standard", train_per_class=0, test_per_class=0)
+    run = prepare_run(config, log=lambda message: None)
+    assert run.streamed == (loader == "stream")
+    np.testing.assert_allclose(run.mean.numpy(), train_pixels.mean(0), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(run.std.numpy(), train_pixels.std(0), rtol=0, atol=1e-6)
 
 
 def test_a_streamed_run_killed_inside_an_epoch_resumes_to_the_memory_runs_history(tmp_path, small_jpegs):

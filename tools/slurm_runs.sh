@@ -5,11 +5,12 @@
 #SBATCH --time=01:00:00
 # One Slurm array task per planned run of a profile, each through the make step `make report` uses:
 #
-#   make plan PROFILE=full DATA=imagefolder:/data/cifar10-jpeg         # writes outputs/full/runs.txt
+#   make plan PROFILE=full DATA=imagefolder:/data/cifar10-jpeg LONG=1  # writes outputs/full/runs.txt
 #   sbatch --array=0-$(( $(wc -l < outputs/full/runs.txt) - 1 )) tools/slurm_runs.sh full
 #   make report PROFILE=full                                            # once the array is done
 #
 # RUNNER=python (exported before sbatch) trains without Jupyter; OUTPUTS as for make.
+# On nodes without GPUs sbatch refuses --gpus-per-task=1 (above): submit with sbatch --gpus-per-task=0 ...
 set -euo pipefail
 profile=${1:?usage: sbatch --array=0-N tools/slurm_runs.sh PROFILE}
 task=${SLURM_ARRAY_TASK_ID:?SLURM_ARRAY_TASK_ID is not set: submit with sbatch --array}

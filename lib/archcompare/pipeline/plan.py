@@ -9,7 +9,8 @@ its images changed; under the run's lock, ``locks``), so Make trains exactly tho
 - a run to train that equals a complete run of another profile (settings, images, code version)
   is copied from it (``reused.json`` says from where);
 - missing runs that would take longer than ``LONG_TRAINING_SECONDS`` here are left out unless
-  ``LONG=1``, so the report renders from the runs that exist.
+  ``LONG=1``, so the report renders from the runs that exist; when complete runs would be among them
+  (a mistyped DATA, RETRAIN=1 on a laptop), planning stops before removing anything.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import yaml
 from ..config import RunConfig
 from ..data.listing import imagefolder_files, images_per_class
 from ..data.spec import DatasetSpec
-from ..errors import ArchCompareError, ConfigError, PipelineError, RecordError
+from ..errors import ArchCompareError, ConfigError, DataError, PipelineError, RecordError
 from ..files import write_atomic, write_json, write_text
 from ..paths import data_dir, outputs_dir, shown
 from ..record import DataIdentity, RunRecord, read_record
@@ -143,6 +144,9 @@ def plan(
     if any(run.stale_reason for run in planned) and not without_data:
         _check_data_before_training(planned_data)
         planned = reuse_identical_runs(planned, profile_name, planned_data, log)
+    # Decided before anything is removed: what is too long to train here is left out, with its files.
+    to_train = planned if allow_long or without_data else _leave_out_long_training(profile_name, planned, log)
+    _keep_complete_runs_left_out(profile_name, planned, to_train)
     try:
         planned = _write_plan(profile, dataset, planned_data, planned, data is not None, retrain, log)
     except OSError as error:
@@ -151,9 +155,32 @@ def plan(
         ) from None
     if without_data and any(run.stale_reason for run in planned):
         return _leave_out_without_data(profile_name, planned_data, planned, log)
-    if not allow_long:
-        planned = _leave_out_long_training(profile_name, planned, log)
-    return planned
+    return to_train
+
+
+def _keep_complete_runs_left_out(profile_name: str, planned: list[PlannedRun], to_train: list[PlannedRun]) -> None:
+    """Stop, before removing anything, when a complete run would lose its summary.json but not be retrained here.
+
+    Planning removes an out-of-date run's summary.json so that Make retrains it. A run left out as too long
+    to train here would only disappear from the report: a mistyped DATA, or RETRAIN=1, on a laptop would
+    empty the report of GPU-trained runs that the laptop cannot make again.
+    """
+    training = {run.name for run in to_train}
+    dropped = [
+        run
+        for run in planned
+        if run.stale_reason and run.name not in training and (run.directory / "summary.json").exists()
+    ]
+    if dropped:
+        reasons = "; ".join(
+            f"{run.name}: {run.stale_reason.removesuffix(': will retrain').removesuffix(': RETRAIN=1, will retrain')}"
+            for run in dropped
+        )
+        raise PipelineError(
+            f"{profile_name}: not removing {len(dropped)} complete run(s) that would take too long to retrain here "
+            f"({reasons}); their files are kept. Give the DATA and settings they were trained with, "
+            "or LONG=1 to retrain them here"
+        )
 
 
 def _choose_dataset(
@@ -217,6 +244,12 @@ def _stale_reason(
 
 def _check_data_before_training(data: PlannedData) -> None:
     """Fail early, in one line, on an image folder that cannot work (before any run starts)."""
+    if data.spec.is_imagefolder and not data.readable:
+        # A profile's own folder (imagenet's data/imagenet) is missing on most machines: say how to give one.
+        raise DataError(
+            f"imagefolder path {str(data.spec.path)!r} does not exist or is not a directory: "
+            "pass the images as DATA=imagefolder:<path with train/<class>/ and test/<class>/>"
+        )
     if data.spec.is_imagefolder:
         imagefolder_files(data.spec.path)
 
