@@ -155,7 +155,9 @@ def plan(
         ) from None
     if without_data and any(run.stale_reason for run in planned):
         return _leave_out_without_data(profile_name, planned_data, planned, log)
-    return to_train
+    # The runs as _write_plan left them (judged again under their locks), less those left out as too long.
+    training = {run.name for run in to_train}
+    return [run for run in planned if run.name in training]
 
 
 def _keep_complete_runs_left_out(profile_name: str, planned: list[PlannedRun], to_train: list[PlannedRun]) -> None:
