@@ -9,6 +9,8 @@ RETRAIN ?=
 LONG ?=
 GPUS ?=
 RUNNER ?= notebook
+STEP_MODE ?=
+CHANNELS_LAST ?=
 OUTPUTS ?= outputs
 PYTHON ?= python3
 TORCH ?= pinned
@@ -26,6 +28,9 @@ RUNS = $(shell cat $(RUN_LIST) 2>/dev/null)
 SUMMARIES = $(foreach run,$(RUNS),$(PROFILE_DIR)/runs/$(run)/summary.json)
 export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
 export ARCHCOMPARE_GPUS := $(GPUS)
+# How this invocation's runs execute (archcompare/execution.py): not what identifies them.
+export ARCHCOMPARE_STEP_MODE := $(STEP_MODE)
+export ARCHCOMPARE_CHANNELS_LAST := $(CHANNELS_LAST)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
@@ -35,6 +40,7 @@ help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
 	@echo "       make report|runs ... [RETRAIN=1: retrain runs of older training code] [LONG=1: train however long]"
 	@echo "                            [GPUS=0,1,..: one run per GPU with -jN] [RUNNER=python: no Jupyter]"
+	@echo "                            [STEP_MODE=eager|cuda-graph] [CHANNELS_LAST=1|0]: how they execute, not what they are"
 	@echo "       make install [TORCH=pinned|system] [WHEELS=<folder>] [PYTHON=<python with torch>]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 

@@ -59,11 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "error: interrupted; finished epochs are checkpointed, and running the same make command "
-            "again resumes from them",
-            file=sys.stderr,
-        )
+        from .execution import resume_hint
+
+        print(f"error: interrupted; {resume_hint()}", file=sys.stderr)
         return 130
     return 0
 
