@@ -49,10 +49,11 @@ gate() {  # the device tests by node id; writes $JOB/gate.txt: "passed", or "fai
     local tests expected status passed skipped verdict
     read -r -d '' -a tests <<< "$GATE_TESTS"
     expected=${#tests[@]}
-    timeout -k 5 "$GATE_SECONDS" .venv/bin/python -m pytest -n 0 -p no:cacheprovider -rA --durations=0 \
+    # -v: a line per test as it ends, so a timeout still shows which passed; -rA: their output (the measured differences).
+    timeout -k 5 "$GATE_SECONDS" .venv/bin/python -m pytest -n 0 -p no:cacheprovider -v -rA --durations=0 \
         "${tests[@]}" > "$JOB/gate.log" 2>&1
     status=$?
-    passed=$(grep -c '^PASSED ' "$JOB/gate.log")
+    passed=$(grep -c '::.* PASSED' "$JOB/gate.log")
     skipped=$(grep -o '[0-9]* skipped' "$JOB/gate.log" | tail -n 1)
     if [ "$status" = 0 ] && [ "$passed" = "$expected" ]; then
         verdict=passed
