@@ -9,6 +9,8 @@ RETRAIN ?=
 LONG ?=
 GPUS ?=
 RUNNER ?= notebook
+STEP_MODE ?=
+CHANNELS_LAST ?=
 OUTPUTS ?= outputs
 PYTHON ?= python3
 TORCH ?= pinned
@@ -25,7 +27,7 @@ LAB_INSTALLED := $(VENV)/.lab-installed
 # Values are taken as typed: make would expand a `$(...)` inside one, running any `$(shell ...)` and
 # turning PROFILE='$(rm -rf x)' into an empty name (and `make clean` into removing all of OUTPUTS).
 PROFILE_ORIGIN := $(origin PROFILE)
-USER_VARIABLES := PROFILE DATA RETRAIN LONG GPUS RUNNER OUTPUTS RUNS QUICK CONCURRENCY TORCH WHEELS \
+USER_VARIABLES := PROFILE DATA RETRAIN LONG GPUS RUNNER STEP_MODE CHANNELS_LAST OUTPUTS RUNS QUICK CONCURRENCY TORCH WHEELS \
 	WHEELS_PYTHON WHEELS_PLATFORM
 $(foreach name,$(USER_VARIABLES),$(eval override $(name) := $$(value $(name))))
 # Free-form values reach the commands below through the environment ("$$DATA"), never pasted into
@@ -67,6 +69,9 @@ PLANNED_RUNS = $(shell cat '$(RUN_LIST)' 2>/dev/null)
 SUMMARIES = $(foreach run,$(PLANNED_RUNS),$(PROFILE_DIR)/runs/$(run)/summary.json)
 export ARCHCOMPARE_OUTPUTS := $(abspath $(OUTPUTS))
 export ARCHCOMPARE_GPUS := $(GPUS)
+# How this invocation's runs execute (archcompare/execution.py): not what identifies them.
+export ARCHCOMPARE_STEP_MODE := $(STEP_MODE)
+export ARCHCOMPARE_CHANNELS_LAST := $(CHANNELS_LAST)
 
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
@@ -76,6 +81,7 @@ help:  ## list the targets
 	@echo "usage: make <target> [PROFILE=smoke|quick|blog|full|<yours>] [DATA=cifar10|cifar100|imagefolder:<path>]"
 	@echo "       make report|runs ... [RETRAIN=1: retrain runs of older training code] [LONG=1: train however long]"
 	@echo "                            [GPUS=0,1,..: one run per GPU with -jN] [RUNNER=python: no Jupyter]"
+	@echo "                            [STEP_MODE=eager|cuda-graph] [CHANNELS_LAST=1|0]: how they execute, not what they are"
 	@echo "       make install [TORCH=pinned|system] [WHEELS=<folder>] [PYTHON=<python with torch>]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-7s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 

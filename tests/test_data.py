@@ -192,27 +192,6 @@ def test_normalization_statistics():
     assert torch.allclose(std, expected.std(1, unbiased=False), atol=1e-5)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("recipe, tolerance", [("standard", 0.0), ("blog", 0.01)])
-def test_gpu_augmentation_equals_cpu_augmentation(recipe, tolerance):
-    """The same random choices give the same 8-bit pixels on the GPU as on the CPU.
-
-    Compared as 8-bit values: CUDA divides by a scalar as a multiplication by its reciprocal, so
-    about half of the k/255 floats differ from the CPU's in the last bit (an H200 showed 47 % of
-    the floats differing); one bit is all they may differ by. Crop and flip are pure indexing:
-    identical. Rotation samples the nearest pixel of a grid the GPU computes with TF32 matmuls (as
-    training sets them), so a coordinate within about 0.01 pixel of a boundary may fall either way.
-    """
-    x = images(64, 32, 32)
-    params = data.draw_augment_params(recipe, len(x), torch.Generator().manual_seed(5))
-    cpu = data.augment(x, params)
-    gpu = data.augment(x.cuda(), params).cpu()
-    cpu_bytes, gpu_bytes = (t.mul(255).round().to(torch.uint8) for t in (cpu, gpu))
-    assert (cpu_bytes != gpu_bytes).float().mean() <= tolerance
-    same = cpu_bytes == gpu_bytes
-    torch.testing.assert_close(gpu[same], cpu[same], rtol=0, atol=1e-7)  # at most the last bit
-
-
 # --- bad input: one clear error each ---
 
 

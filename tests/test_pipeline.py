@@ -252,6 +252,37 @@ def test_a_run_of_another_profile_is_reused_only_when_settings_images_and_code_a
         assert not list((copy / "smoke-again" / "runs").glob("*/summary.json"))
 
 
+def test_the_layout_and_the_step_mode_are_execution_choices_recorded_in_the_parameters_not_the_identity(
+    smoke, profiles, tmp_path
+):
+    """A profile's layout may change, and one invocation may choose the step mode and layout
+    (make STEP_MODE=... CHANNELS_LAST=...): the runs trained otherwise stay current."""
+    import yaml
+
+    _, env, _ = smoke
+    copy = copy_outputs(smoke, tmp_path)
+    mine = tmp_path / "profiles"
+    shutil.copytree(profiles, mine)
+    (mine / "smoke.yaml").write_text((profiles / "smoke.yaml").read_text() + "  channels_last: false\n")
+    env = {**env, "ARCHCOMPARE_PROFILES": str(mine)}
+    params = copy / "smoke" / "runs" / "resnet50-seed0" / "params.yaml"
+    relaid = plan("smoke", copy, env)
+    assert relaid.returncode == 0 and relaid.stdout.count("up to date") == 2, relaid.stdout + relaid.stderr
+    assert yaml.safe_load(params.read_text())["channels_last"] is False
+    chosen = plan("smoke", copy, {**env, "ARCHCOMPARE_STEP_MODE": "eager", "ARCHCOMPARE_CHANNELS_LAST": "1"})
+    assert chosen.returncode == 0 and chosen.stdout.count("up to date") == 2, chosen.stdout + chosen.stderr
+    assert {key: yaml.safe_load(params.read_text())[key] for key in ("step_mode", "channels_last")} == {
+        "step_mode": "eager",
+        "channels_last": True,
+    }
+    summary = json.loads((params.parent / "summary.json").read_text())
+    assert summary["config"]["channels_last"] is True  # the record keeps the layout it was trained in
+    bad = plan("smoke", copy, {**env, "ARCHCOMPARE_STEP_MODE": "graphs"})
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "error: STEP_MODE='graphs' is not allowed: choose one of auto, eager, cuda-graph"
+    )
+
+
 def test_missing_runs_that_would_take_too_long_are_not_trained_without_long(smoke, tmp_path, images):
     _, env, _ = smoke
     copy = copy_outputs(smoke, tmp_path)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +28,68 @@ def test_make_bench_writes_a_table_per_device(tmp_path):
         assert row["blog_loop"] > 0 and row["project_loop"] > 0 and row["bare_model"] > 0
         assert row["speedup"] == pytest.approx(row["project_loop"] / row["blog_loop"])
     assert "blog loop, batch 32 (img/s)" in table and "of matmul peak" in table
-    # Eager against captured steps under both conditions; a CPU has only the eager rows.
+    # The step-mode rows' machinery: a real CPU bench has none (its steps are the project loop's), a quick check
+    # runs their eager rows; each row was written to the rows file as it finished, gone once the table holds them.
     assert [(row["condition"].split()[0], row["arch"], row["mode"]) for row in result["step_modes"]] == [
         (condition, arch, "eager") for condition in ("blog", "full") for arch in ("resnet50", "resnext50_32x4d")
     ]
     assert all(row["images_per_second"] > 0 and row["setup_seconds"] > 0 for row in result["step_modes"])
     assert "| conditions | precision here | architecture | steps |" in table
+    assert not list((tmp_path / "bench").glob("*.partial"))
+
+
+def test_a_bench_measurement_runs_for_its_seconds_not_its_steps():
+    import torch
+
+    from archcompare.bench_steps import images_per_second_for
+
+    calls = []
+
+    def step():  # a step of 50 ms
+        calls.append(time.perf_counter())
+        time.sleep(0.05)
+
+    rate = images_per_second_for(step, 10, 0.3, torch.device("cpu"))
+    assert 5 <= len(calls) <= 8 and rate == pytest.approx(10 / 0.05, rel=0.3)
+    calls.clear()
+    images_per_second_for(step, 10, 0.0, torch.device("cpu"))
+    assert len(calls) == 1  # at least one step, however short the time
+
+
+def test_a_cpu_bench_has_no_step_mode_rows_and_a_sessions_rows_merge_into_the_published_table(tmp_path):
+    """Rows written as they finish (a session that ends early leaves some) merge into bench-<device>.json and its
+    Markdown, which keeps the loops' table as it was and replaces only rows of the same conditions, model and steps."""
+    import torch
+
+    from archcompare.bench import render_tables
+    from archcompare.bench_steps import BLOG_CONDITION, bench_step_modes, merge_rows, read_rows
+
+    said = []
+    assert bench_step_modes(torch.device("cpu"), tmp_path / "rows.partial", said.append) == []
+    assert not (tmp_path / "rows.partial").exists() and "none on a CPU" in said[0]
+    published = tmp_path / "bench"
+    published.mkdir()
+    for name in ("bench-cuda.json", "bench-cuda.md"):
+        shutil.copy(ROOT / "outputs" / "bench" / name, published / name)
+    loops_table = (published / "bench-cuda.md").read_text()
+
+    def row(arch, mode, rate):
+        return dict(
+            condition=BLOG_CONDITION, arch=arch, mode=mode, images_per_second=rate, setup_seconds=1.0, batch_size=32,
+            precision="fp32", channels_last=False, device="cuda", device_name="NVIDIA H200", torch="2.11.0",
+            created="2026-12-01T00:00:00+00:00",
+        )  # fmt: skip
+
+    rows = tmp_path / "bench-cuda.rows.partial"
+    lines = [json.dumps(row("resnet50", "eager", 1400.0)), json.dumps(row("resnet50", "cuda-graph", 5000.0))]
+    rows.write_text("\n".join(lines) + '\n{"condition": "blog (fp32, ba')  # the session ended mid-row
+    merge_rows(read_rows(rows), published, render_tables)
+    table = (published / "bench-cuda.md").read_text()
+    assert table.startswith(loops_table)  # the loops' table, as published
+    assert "| resnet50 | cuda-graph | 5000.0 | 1.0 | 3.57x | 2026-12-01 |" in table
+    merge_rows([row("resnet50", "cuda-graph", 6000.0)], published, render_tables)
+    merged = json.loads((published / "bench-cuda.json").read_text())["step_modes"]
+    assert [(r["mode"], r["images_per_second"]) for r in merged] == [("eager", 1400.0), ("cuda-graph", 6000.0)]
 
 
 def test_train_notebook_runs_by_hand_and_computes_what_train_computes_for_its_config(tmp_path, images):

@@ -1,19 +1,36 @@
-"""Planning a stretch of lent GPU time (pipeline.session): estimates from committed runs, then a probe."""
+"""A stretch of lent GPU time: planning it (pipeline.session: estimates from committed runs, then a probe,
+against the deadline) and the tooling around it (tools/gpu_session.sh: the gate, the queue, collect,
+unpack), rehearsed on the CPU."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
+from processes import ROOT
 
 from archcompare.paths import outputs_dir
-from archcompare.pipeline.session import SAFETY_SECONDS, SETUP_SECONDS, plan_session
+from archcompare.pipeline.session import (
+    NOTEBOOK_OVERHEAD_SECONDS,
+    SAFETY_SECONDS,
+    SETUP_SECONDS,
+    plan_session,
+    write_queue,
+)
+
+NOW = 1_000_000.0  # the planning clock of these tests: it stands still unless a test moves it
 
 
-def session_plan(*args, **kwargs):
-    """plan_session estimating from the test's outputs only (not the repository's committed runs)."""
-    return plan_session(*args, records_from=(outputs_dir(),), **kwargs)
+def session_plan(queue, budget, *args, clock=lambda: NOW, **kwargs):
+    """plan_session with ``budget`` seconds of device time from NOW, estimating from the test's outputs only
+    (not the repository's committed runs)."""
+    return plan_session(queue, NOW + budget, *args, records_from=(outputs_dir(),), clock=clock, **kwargs)
 
 
 # A profile of these tests. The tiny runs are seeds 0 and 1 of the first two of TINY_ARCHITECTURES.
@@ -51,7 +68,25 @@ def test_a_run_is_estimated_from_the_wall_time_of_committed_runs_with_its_settin
     for (estimate,) in plan.start:
         arch = estimate.item.split(":")[1].split("-")[0]
         walls = [r["timing"]["wall_seconds"] for name, r in records.items() if name.startswith(arch + "-")]
-        assert estimate.seconds == max(walls) and estimate.basis == "wall time of 2 such run(s)"
+        # The wall time starts inside train(): the notebook's kernel start and end come on top.
+        assert estimate.seconds == max(walls) + NOTEBOOK_OVERHEAD_SECONDS
+        assert estimate.basis == "wall time of 2 such run(s) + notebook"
+
+
+def test_the_notebook_overhead_covers_what_the_committed_gpu_runs_spent_outside_their_wall_time():
+    """papermill's duration (kernel start to notebook written) less the recorded wall time, for every
+    committed run that papermill ran on a GPU: the allowance covers the largest, without inflating it."""
+    from archcompare.paths import ROOT
+
+    overheads = []
+    for summary_path in sorted((ROOT / "outputs").glob("*/runs/*/summary.json")):
+        summary = json.loads(summary_path.read_text())
+        notebook = summary_path.parent / "train.ipynb"
+        if summary["env"]["device"].startswith("cuda") and notebook.exists():
+            duration = json.loads(notebook.read_text())["metadata"]["papermill"]["duration"]
+            overheads.append(duration - summary["timing"]["wall_seconds"])
+    assert len(overheads) >= 4 and min(overheads) > 0
+    assert max(overheads) <= NOTEBOOK_OVERHEAD_SECONDS <= max(overheads) + 5, overheads
 
 
 def test_only_what_fits_the_time_left_is_started_in_queue_order(session):
@@ -76,7 +111,7 @@ def test_without_a_run_of_the_same_settings_the_rate_of_a_run_with_the_same_step
     unknown = session_plan(["tiny:resnet18-seed0"], 3600, device, data, log=lambda message: None)
     assert not unknown.start and unknown.left[0].seconds is None
     probed = session_plan(["tiny:resnet18-seed0"], 3600, device, data, probe=lambda run: 100.0, log=print)
-    assert probed.start[0][0].basis == "100 img/s probed now"
+    assert probed.start[0][0].basis == "100 img/s probed now (eager steps)"
     assert probed.start[0][0].seconds == pytest.approx(2 * (30 / 100 + 24 / 300) + SETUP_SECONDS)
 
 
@@ -109,3 +144,294 @@ def test_the_concurrency_measurement_writes_the_aggregate_rate_of_runs_side_by_s
     speeds = result["aggregate_images_per_second"]
     assert set(speeds) == {"1", "2"} and all(speed > 0 for speed in speeds.values())
     assert list((tmp_path / "bench").glob("concurrency-*.json"))
+
+
+def test_the_time_spent_planning_comes_off_the_deadline(session):
+    """Decoding the data and probing take device time too: what is left is counted after them."""
+    data, device, _ = session
+    clock = [NOW]
+
+    def slow_probe(run):  # as if timing its steps took 100 s of the device's time
+        clock[0] += 100
+        return 100.0
+
+    needs = 2 * (30 / 100 + 24 / 300) + SETUP_SECONDS + SAFETY_SECONDS
+    fits = session_plan(["tiny:resnet18-seed0"], needs + 1, device, data, probe=lambda run: 100.0, log=print)
+    assert len(fits.start) == 1 and fits.planning_seconds == 0
+    late = session_plan(
+        ["tiny:resnet18-seed0"], needs + 1, device, data, probe=slow_probe, log=print, clock=lambda: clock[0]
+    )
+    assert not late.start and late.planning_seconds == 100 and late.budget_seconds == pytest.approx(needs + 1 - 100)
+    assert "after 100 s of planning" in late.summary()
+
+
+def test_only_runs_that_executed_as_this_one_will_estimate_it(session, monkeypatch):
+    """The committed tiny runs stepped eagerly in channels_last: they say nothing of captured steps or another
+    layout, which a probe in that step mode measures instead (the probe gets the planned run)."""
+    data, device, _ = session
+    eager = session_plan(["tiny:resnet50-seed2"], 3600, device, data, log=lambda message: None)
+    assert "wall time of 2 such run(s)" in eager.start[0][0].basis
+    for variable, value, mode in (
+        ("ARCHCOMPARE_STEP_MODE", "cuda-graph", "cuda-graph"),
+        ("ARCHCOMPARE_CHANNELS_LAST", "0", "eager"),
+    ):
+        monkeypatch.setenv(variable, value)
+        unknown = session_plan(["tiny:resnet50-seed2"], 3600, device, data, log=lambda message: None)
+        assert (
+            not unknown.start
+            and unknown.left[0].basis == f"no run of its step ({mode}) on this GPU model, and no probe"
+        )
+        seen = []
+
+        def probe(run, seen=seen):
+            seen.append(run)
+            return 50.0
+
+        probed = session_plan(["tiny:resnet50-seed2"], 3600, device, data, probe=probe)
+        assert probed.start[0][0].basis == f"50 img/s probed now ({mode} steps)"
+        assert seen[0].parameters["step_mode"] == os.environ.get("ARCHCOMPARE_STEP_MODE", "auto")
+        monkeypatch.delenv(variable)
+
+
+def test_the_bench_rows_and_the_data_penalty_are_queue_items_with_their_own_estimates(session, tmp_path):
+    from archcompare.bench_steps import session_rows_seconds
+    from archcompare.data_penalty import expected_seconds
+
+    data, device, _ = session
+    queue = ["tiny:resnet50-seed2", "bench", "penalty"]
+    plan = session_plan(queue, 3600, device, data, log=lambda message: None)
+    items = {e.item: e.seconds for (e,) in plan.start}
+    assert list(items) == queue
+    assert items["bench"] == session_rows_seconds() and items["penalty"] == expected_seconds(10)
+    # The queue file: the latest end (packing time kept free), then each line's estimate and items.
+    write_queue(plan, tmp_path / "queue.txt")
+    lines = (tmp_path / "queue.txt").read_text().splitlines()
+    assert lines[0] == f"deadline {NOW + 3600 - SAFETY_SECONDS:.0f}"
+    assert lines[1:] == [f"{seconds:.0f} {item}" for item, seconds in items.items()]
+    # With only the penalty's time left after the run, the bench (first in the queue) is left, the penalty starts.
+    tight = items["tiny:resnet50-seed2"] + items["penalty"] + SAFETY_SECONDS + 1
+    fitted = session_plan(queue, tight, device, data, log=lambda message: None)
+    assert [e.item for (e,) in fitted.start] == ["tiny:resnet50-seed2", "penalty"]
+    assert [e.item for e in fitted.left] == ["bench"]
+
+
+def test_the_session_probe_times_64_batches_in_the_runs_step_mode_on_a_gpu_and_a_quick_step_on_a_cpu(
+    session, monkeypatch, capsys
+):
+    from archcompare import cli
+    from archcompare.probe import probe_shape
+
+    gpu = probe_shape("cuda", 512, thorough=True)
+    assert gpu.batch == 512 and gpu.batches_per_epoch >= 64 and gpu.steps >= 100 and gpu.warmup > 0
+    assert probe_shape("cpu", 512, thorough=True) == probe_shape("cpu", 512)  # make report's two-hour check
+    assert (probe_shape("cpu", 512).batch, probe_shape("cpu", 512).steps) == (32, 2)
+    # Through the command the GPU session runs: the probe steps in the run's own step mode, here one a CPU lacks.
+    data, device, _ = session
+    monkeypatch.setenv("ARCHCOMPARE_STEP_MODE", "cuda-graph")
+    status = cli.main(
+        [
+            "session-plan",
+            "--queue",
+            "tiny:resnet18-seed0",
+            "--deadline",
+            str(time.time() + 3600),
+            "--data",
+            data,
+            "--probe",
+        ]
+    )
+    assert status == 2
+    assert "error: step_mode='cuda-graph' cannot be used here: it needs a CUDA device" in capsys.readouterr().err
+
+
+# --- the session's tooling: the gate, the queue's clock, pack, collect, unpack (tools/gpu_session.sh) ---
+
+SCRIPT = ROOT / "tools" / "gpu_session.sh"
+
+
+def session_script(*args: str, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+    )
+
+
+def test_the_session_needs_a_budget_and_collect_on_a_fresh_machine_stops_at_once(tmp_path):
+    started = session_script("start", env={"JOB": str(tmp_path / "job"), "BUDGET": ""})
+    assert started.returncode == 2 and started.stderr.startswith("error: BUDGET must be the device seconds left")
+    assert not (tmp_path / "job").exists()  # nothing done before the check
+    began = time.monotonic()
+    collected = session_script("collect", env={"JOB": str(tmp_path / "nothing")})
+    assert collected.returncode == 1 and "this machine is fresh, and the queue was lost" in collected.stderr
+    assert time.monotonic() - began < 5
+
+
+def test_the_gate_fails_on_skipped_device_tests_though_pytest_exits_0(tmp_path):
+    """On a CPU the device tests are skipped: pytest exits 0, but the gate counts the node ids that passed.
+    (Also shows that every default node id is collected: one that is not makes pytest exit 4.)"""
+    done = session_script("gate", env={"JOB": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "gate.txt").read_text().strip() == "failed: pytest exit 0, 0 of 5 passed (5 skipped)"
+
+
+def test_the_queue_starts_a_line_only_if_its_estimate_ends_before_the_deadline(tmp_path):
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "queue.txt").write_text(f"deadline {time.time() + 30:.0f}\n600 tiny:resnet50-seed0\n")
+    script = f"source {SCRIPT} && JOB={job} REPO={ROOT} DATA=none && run_queue"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = (job / "done.txt").read_text().splitlines()
+    assert "tiny:resnet50-seed0 skipped" in lines[0] and "would end after the deadline" in lines[0]
+    assert lines[1].startswith("all done") and not list(job.glob("queue-*.log"))  # nothing was started
+
+
+def results_archive(path, members: dict[str, bytes], link: str | None = None):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if link:
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            archive.addfile(info)
+    return path
+
+
+def run_files(directory) -> dict[str, bytes]:
+    return {name: (directory / name).read_bytes() for name in ("history.csv", "predictions.npz", "summary.json")}
+
+
+def test_unpack_refuses_an_archive_with_anything_but_complete_runs_of_existing_profiles(session, tmp_path):
+    from archcompare.errors import PipelineError
+    from archcompare.pipeline.unpack import unpack
+
+    outputs = tmp_path / "outputs"
+    files = run_files(outputs / "tiny" / "runs" / "resnet50-seed0")
+    summary = json.loads(files["summary.json"])
+    other_lr = json.dumps({**summary, "config": {**summary["config"], "lr": 0.1}}).encode()
+    run = "tiny/runs/resnet50-seed2/"
+    cases = {
+        "/etc/cron.d/x": ({"/etc/cron.d/x": b"x"}, None, "is not a file of <profile>/runs/<run>/"),
+        "..": ({"tiny/runs/resnet50-seed2/../../../x": b"x"}, None, "is not a file of <profile>/runs/<run>/"),
+        "outside runs": ({"tiny/plan.json": b"{}"}, None, "is not a file of <profile>/runs/<run>/"),
+        "a link": ({}, run + "summary.json", "is not a regular file"),
+        "another file": ({run + "checkpoint.pt": b"x"}, None, "is not one of a run's files"),
+        "no profile": ({"nosuch/runs/resnet50-seed0/summary.json": b"{}"}, None, "unknown profile 'nosuch'"),
+        "no such run": ({"tiny/runs/vgg-seed0/summary.json": b"{}"}, None, "profile 'tiny' has no run 'vgg-seed0'"),
+        "incomplete": ({run + "history.csv": files["history.csv"]}, None, "is not complete (no summary.json)"),
+        "another run": ({run + "summary.json": files["summary.json"]}, None, "it is resnet50 seed 0"),
+        "other settings": (
+            {"tiny/runs/resnet50-seed0/summary.json": other_lr},
+            None,
+            "(lr); make report would retrain",
+        ),
+    }
+    before = sorted((path, path.stat().st_mtime_ns) for path in outputs.rglob("*"))
+    for number, (members, link, message) in enumerate(cases.values()):
+        folder = tmp_path / f"case{number}"
+        folder.mkdir()
+        results_archive(folder / "results.tgz", members, link)
+        with pytest.raises(PipelineError, match=re.escape(message) + ".*nothing unpacked"):
+            unpack(folder, log=lambda message: None)
+    assert sorted((path, path.stat().st_mtime_ns) for path in outputs.rglob("*")) == before  # nothing written
+
+
+def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_unless_asked(session, tmp_path):
+    from archcompare.pipeline.unpack import unpack
+
+    runs = tmp_path / "outputs" / "tiny" / "runs"
+    mine = run_files(runs / "resnet50-seed0")
+    summary = json.loads(mine["summary.json"])
+    seed2 = {**summary, "seed": 2, "config": {**summary["config"], "seed": 2}}
+    differs = {**summary, "test_acc": summary["test_acc"] / 2}
+    members = {f"tiny/runs/resnet50-seed2/{name}": data for name, data in mine.items()}
+    members["tiny/runs/resnet50-seed2/summary.json"] = json.dumps(seed2).encode()
+    members |= {f"tiny/runs/resnet50-seed0/{name}": data for name, data in mine.items()}
+    members["tiny/runs/resnet50-seed0/summary.json"] = json.dumps(differs).encode()
+    folder = tmp_path / "back"
+    folder.mkdir()
+    results_archive(folder / "results.tgz", members)
+    (runs / "resnet50-seed2").mkdir()
+    (runs / "resnet50-seed2" / "notes.txt").write_text("mine")  # a file of the run folder not in the archive
+    others = {path: path.read_bytes() for path in runs.rglob("*") if path.is_file()}
+    said = []
+    assert unpack(folder, log=said.append) == ["tiny"]
+    assert json.loads((runs / "resnet50-seed2" / "summary.json").read_text())["seed"] == 2
+    assert (runs / "resnet50-seed2" / "notes.txt").read_text() == "mine"  # nothing deleted
+    for path, data in others.items():
+        assert path.read_bytes() == data, path  # the complete seed 0 too: it differs, and was left alone
+    assert any(
+        "resnet50-seed0: a different complete run is already there" in line and "REPLACE=1" in line for line in said
+    )
+    said.clear()
+    unpack(folder, replace=True, log=said.append)
+    assert json.loads((runs / "resnet50-seed0" / "summary.json").read_text())["test_acc"] == differs["test_acc"]
+    assert any("resnet50-seed0: replacing the complete run there" in line for line in said)
+    assert any("resnet50-seed2: already there, unchanged" in line for line in said)
+
+
+def test_a_gpu_session_rehearsed_on_the_cpu_start_collect_unpack(tmp_path):
+    """The whole round on a tiny profile: start (the gate, here on a CPU test; the plan; the queue under setsid),
+    collect (packs only complete runs), unpack (into outputs/, re-rendered, nothing trained)."""
+    from conftest import make_imagefolder
+
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "tiny.yaml").write_text(
+        "architectures: [resnet18]\nseeds: [0]\n"
+        "parameters: {epochs: 1, batch_size: 6, train_per_class: 0, test_per_class: 0, device: cpu, precision: fp32}\n"
+    )
+    make_imagefolder(tmp_path / "source" / "cifar10-jpeg", train_per_class=4, test_per_class=2, size=(8, 8))
+    (tmp_path / "stage" / "wheels").mkdir(parents=True)
+    subprocess.run(
+        ["tar", "-C", tmp_path / "source", "-czf", tmp_path / "stage" / "cifar10-jpeg.tar.gz", "cifar10-jpeg"],
+        check=True,
+    )
+    job, back = tmp_path / "job", tmp_path / "back"
+    env = {
+        "ARCHCOMPARE_PROFILES": str(profiles),
+        "STAGE": str(tmp_path / "stage"),
+        "DATA_ROOT": str(tmp_path / "data"),
+        "JOB": str(job),
+        "OUT": str(back),
+        "SKIP_INSTALL": "1",  # this checkout's .venv is ready
+        "PYTHON": sys.executable,  # the machine's Python with torch: it decodes the copy while pip would install
+        "BUDGET": "900",
+        "QUEUE": "tiny:resnet18-seed0",
+        "GATE_TESTS": "tests/test_models.py::test_unknown_architecture_is_refused_with_the_choices",
+    }
+    readme = (ROOT / "README.md").read_bytes()
+    started = session_script("start", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "gate passed" in started.stdout and "start tiny:resnet18-seed0" in started.stdout
+    assert "after" in started.stdout and "s of planning" in started.stdout
+    run = job / "outputs" / "tiny" / "runs" / "resnet18-seed0"
+    assert (run / "summary.json").exists() and not (run / "checkpoint.pt").exists()  # checkpoints off
+    # collect, as the next call does: an incomplete run (no summary.json) is not packed.
+    (job / "outputs" / "tiny" / "runs" / "resnet18-seed1").mkdir()
+    (job / "outputs" / "tiny" / "runs" / "resnet18-seed1" / "history.csv").write_text("epoch\n")
+    collected = session_script("collect", env=env)
+    assert collected.returncode == 0 and "all done" in collected.stdout, collected.stdout + collected.stderr
+    import tarfile
+
+    with tarfile.open(back / "results.tgz") as archive:
+        assert sorted(archive.getnames()) == sorted(
+            f"tiny/runs/resnet18-seed0/{name}"
+            for name in ("history.csv", "predictions.npz", "summary.json", "train.ipynb")
+        )
+    assert (back / "gate.log").exists() and len(list(back.iterdir())) <= 8
+    unpacked = session_script("unpack", str(back), env={**env, "ARCHCOMPARE_OUTPUTS": str(tmp_path / "outputs")})
+    assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr
+    home = tmp_path / "outputs" / "tiny"
+    assert (home / "runs" / "resnet18-seed0" / "summary.json").read_bytes() == (run / "summary.json").read_bytes()
+    assert (home / "report.html").exists() and "epoch" not in unpacked.stdout  # rendered, nothing trained
+    assert (ROOT / "README.md").read_bytes() == readme  # outputs elsewhere: the README is left alone

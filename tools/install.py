@@ -45,12 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--download", action="store_true", help="fill --wheels for another machine instead")
     parser.add_argument("--python-version", default=f"{sys.version_info.major}.{sys.version_info.minor}")
     parser.add_argument("--platform", default="manylinux_2_28_x86_64")
+    parser.add_argument(
+        "--missing-from",
+        type=Path,
+        help="with --download: only the pins this list of the target's installed packages lacks (names, one a line)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.download:
             requirements = [args.requirements] + ([ROOT / "requirements-lab.txt"] if args.lab else [])
+            installed = read_names(args.missing_from) if args.missing_from else None
             for path in requirements:
-                download(args.wheels or ROOT / "wheels", args.torch, path, args.python_version, args.platform)
+                download(
+                    args.wheels or ROOT / "wheels", args.torch, path, args.python_version, args.platform, installed
+                )
         else:
             install(args.venv, args.torch, args.wheels, args.requirements)
     except InstallError as error:
@@ -102,8 +110,19 @@ def install(venv_dir: Path, torch_mode: str, wheels: Path | None, requirements: 
     register_kernel(python, venv_dir)
 
 
-def download(wheels: Path, torch_mode: str, requirements: Path, python_version: str, platform: str) -> None:
-    """Fill ``wheels`` with every pinned package (torch too unless ``system``) for the target machine."""
+def download(
+    wheels: Path,
+    torch_mode: str,
+    requirements: Path,
+    python_version: str,
+    platform: str,
+    installed: set[str] | None = None,
+) -> None:
+    """Fill ``wheels`` with every pinned package (torch too unless ``system``) for the target machine.
+
+    ``installed``: the target's own packages (normalized names); then only the pins it lacks, without
+    their dependencies, which the pins (a whole freeze) and the target's packages already hold.
+    """
     pins = read_pins(requirements)
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if running != python_version:
@@ -127,9 +146,14 @@ def download(wheels: Path, torch_mode: str, requirements: Path, python_version: 
         target += ["--platform", tag]
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(wheels)]
     wanted = [line for name, line in pins.items() if torch_mode == "pinned" or normalize(name) not in TORCH_PACKAGES]
+    if installed is not None:
+        wanted = [line for name, line in pins.items() if normalize(name) not in installed | set(TORCH_PACKAGES)]
+        target.append("--no-deps")
+        print(f"the target lacks {len(wanted)} pinned package(s): {', '.join(sorted(pins_names(wanted)))}")
     # Resolved for the target Python: the freeze was made on one version, and a package may need more
     # on another (papermill needs aiohttp on Python 3.12); torch brings its CUDA libraries.
-    subprocess.run([*pip, *target, *wanted], check=True)
+    if wanted:
+        subprocess.run([*pip, *target, *wanted], check=True)
     print(f"wrote {len(list(wheels.glob('*.whl')))} wheels to {wheels} for Python {python_version} on {platform}")
 
 
@@ -141,6 +165,17 @@ def read_pins(requirements: Path) -> dict[str, str]:
         if line:
             pins[re.split(r"[=<>!~; ]", line, maxsplit=1)[0]] = line
     return pins
+
+
+def read_names(path: Path) -> set[str]:
+    """Normalized package names, one a line; ``#`` starts a comment."""
+    if not path.is_file():
+        raise InstallError(f"{path} is not a list of installed packages (one name a line)")
+    return {normalize(line.split("#", 1)[0].strip()) for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()}
+
+
+def pins_names(lines: list[str]) -> list[str]:
+    return [re.split(r"[=<>!~; ]", line, maxsplit=1)[0] for line in lines]
 
 
 def normalize(name: str) -> str:

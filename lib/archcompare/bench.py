@@ -3,9 +3,12 @@
 Both loops train on the same generated 32x32 images (throughput does not depend on pixel values)
 in one process. Measurements interleave the loops (blog, project at batch 32, project at the
 default batch), repeat that several times after a warm-up, and report medians, so that a drift
-in machine speed affects every loop alike.
+in machine speed affects every loop alike. Each measurement runs for a fixed time
+(``bench_steps.MEASURE``), not a fixed number of steps, so the bench takes about as long on any
+machine: on a 2-core CPU about 4 minutes (README, *Speed*).
 
-Streaming rows (``bench_stream``): decoding alone, training alone and both, on generated JPEGs.
+Step-mode rows (``bench_steps``): eager against captured steps, on a GPU. Streaming rows
+(``bench_stream``): decoding alone, training alone and both, on generated JPEGs.
 
 Writes ``outputs/bench/bench-<device>.json`` and ``bench-<device>.md`` (cpu or cuda): a GPU
 machine's results sit beside the CPU's instead of replacing them.
@@ -17,7 +20,6 @@ import argparse
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,19 @@ import torch.nn.functional as F
 import torchvision.transforms as T
 from torch.utils.data import DataLoader
 
+from .bench_steps import (
+    ARCHS,
+    MEASURE,
+    QUICK_IMAGE_SIZE,
+    QUICK_MEASURE,
+    Measure,
+    bench_step_modes,
+    images_per_second_for,
+    merge_rows,
+    read_rows,
+    rows_file,
+    step_modes_table,
+)
 from .bench_stream import bench_streaming, streaming_table
 from .config import RunConfig
 from .data.sources import Dataset
@@ -34,20 +49,13 @@ from .files import write_json, write_text
 from .models import build_model, count_macs
 from .probe import BLOG_BATCH, NUM_CLASSES, TrainingSteps, images_per_second, synthetic_dataset
 from .provenance import environment, now
-from .training.device import (
-    AUTOCAST_DTYPES,
-    autocast,
-    peak_memory_bytes,
-    resolve_device,
-    resolve_precision,
-    synchronize,
-)
+from .training.device import AUTOCAST_DTYPES, autocast, peak_memory_bytes, resolve_device, resolve_precision
 from .training.evaluate import evaluate
 
-ARCHS = ("resnet50", "resnext50_32x4d")
 GPU_BATCH = 512  # the full profile's batch: what a GPU trains at
 CPU_BATCH = RunConfig().batch_size  # the CPU is fastest at 32-64
-QUICK_IMAGE_SIZE = (8, 8)  # QUICK=1: a 16th of the work of 32x32 images, through the same code paths
+# Test images evaluated for the eval column: a CPU's 150 img/s would spend 13 s per architecture on 1,000.
+EVAL_IMAGES = {"cpu": 256, "cuda": 1000}
 
 
 class _BlogImages(torch.utils.data.Dataset):
@@ -169,8 +177,7 @@ def bench_architecture(
     arch: str,
     device: torch.device,
     default_batch: int,
-    repeats: int,
-    steps: dict[str, int],
+    measure: Measure,
     log,
     test_images=1000,
     image_size=(32, 32),
@@ -188,12 +195,15 @@ def bench_architecture(
         }
         loops["bare_model"] = (BareModelLoop(loops["project_loop"][0]), BLOG_BATCH)
         for loop, batch in loops.values():  # warm-up: kernel selection, worker start-up
-            images_per_second(loop.step, batch, steps["warmup"], device)
+            images_per_second(loop.step, batch, measure.warmup_steps, device)
         samples: dict[str, list[float]] = {name: [] for name in loops}
-        for repeat in range(repeats):
+        for repeat in range(measure.repeats):
             for name, (loop, batch) in loops.items():
-                samples[name].append(images_per_second(loop.step, batch, steps[name], device))
-            log(f"{arch} repeat {repeat + 1}/{repeats}: " + ", ".join(f"{n} {s[-1]:.1f}" for n, s in samples.items()))
+                samples[name].append(images_per_second_for(loop.step, batch, measure.seconds, device))
+            log(
+                f"{arch} repeat {repeat + 1}/{measure.repeats}: "
+                + ", ".join(f"{n} {s[-1]:.1f}" for n, s in samples.items())
+            )
         project = loops["project_loop"][0]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -217,105 +227,14 @@ def bench_architecture(
     }
 
 
-# The two conditions the comparison is timed under: the blog's loop, and the full profile's.
-STEP_CONDITIONS = {
-    "blog (fp32, batch 32, default layout)": dict(precision="fp32", batch_size=32, channels_last=False, recipe="blog"),
-    "full (bf16, batch 512, channels_last)": dict(
-        precision="bf16", batch_size=512, channels_last=True, recipe="standard"
-    ),
-}
-# torch.compile's own ways of cutting launch overhead, measured beside the plain CUDA graph for
-# ResNet-50 at the blog's batch, where launches are the bottleneck; compile time counts as setup.
-COMPILE_MODES = ("reduce-overhead", "max-autotune")
-SETUP_STEPS = 3  # steps whose time counts as setup: a compiled model compiles during its first steps
-
-
-def bench_step_modes(device: torch.device, log: Callable[[str], None], quick: bool = False) -> list[dict[str, Any]]:
-    """Eager against captured steps (and torch.compile's modes) under the blog's and the full profile's conditions.
-
-    Each row: images/s of the training loop's own steps after setup, and the setup itself (capture or
-    compilation plus the first steps), which a session on a lent GPU pays too. On a CPU only the
-    eager rows exist (in fp32 where bf16 is not native); QUICK=1 checks the machinery on tiny images.
-    """
-    rows = []
-    for condition, settings in STEP_CONDITIONS.items():
-        settings = dict(settings)
-        if device.type != "cuda":
-            settings["precision"] = resolve_precision("auto", device) if settings["precision"] == "bf16" else "fp32"
-        if quick:
-            settings["batch_size"] = 8
-        for arch in ARCHS:
-            modes = [("eager", None), ("cuda-graph", None)] if device.type == "cuda" else [("eager", None)]
-            if device.type == "cuda" and arch == "resnet50" and condition.startswith("blog"):
-                modes += [("eager", mode) for mode in COMPILE_MODES]
-            for step_mode, compile_mode in modes:
-                row = _bench_step_mode(arch, settings, step_mode, compile_mode, device, quick)
-                row.update(condition=condition, arch=arch)
-                log(
-                    f"{condition}, {arch}, {row['mode']}: {row['images_per_second']:.1f} img/s "
-                    f"after {row['setup_seconds']:.1f} s of setup"
-                )
-                rows.append(row)
-    return rows
-
-
-def _bench_step_mode(
-    arch: str, settings: dict, step_mode: str, compile_mode: str | None, device: torch.device, quick: bool
-) -> dict[str, Any]:
-    batch = settings["batch_size"]
-    dataset = synthetic_dataset(train=batch * 8, test=batch, size=QUICK_IMAGE_SIZE if quick else (32, 32))
-    with tempfile.TemporaryDirectory() as workdir:
-        config = RunConfig(
-            arch=arch, device=device.type, train_per_class=0, test_per_class=0, output_dir=workdir, **settings
-        )
-        timer = time.perf_counter()
-        steps = TrainingSteps(config, dataset, step_mode, compile=compile_mode)
-        for _ in range(SETUP_STEPS):
-            steps()
-        synchronize(device)
-        setup = time.perf_counter() - timer
-        measured = 2 if quick else (20 if batch >= 256 else 100)
-        rate = statistics.median(images_per_second(steps, batch, measured, device) for _ in range(1 if quick else 3))
-        mode = f"torch.compile {compile_mode}" if compile_mode else steps.steps.mode
-        precision = steps.run.precision  # as resolved: a CPU without native bf16 runs fp32
-        return {
-            "mode": mode,
-            "images_per_second": rate,
-            "setup_seconds": setup,
-            "batch_size": batch,
-            "precision": precision,
-        }
-
-
-def step_modes_table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| conditions | precision here | architecture | steps | img/s | setup (s) | vs eager |",
-        "|---|---|---|---|---:|---:|---:|",
-    ]
-    eager = {(row["condition"], row["arch"]): row["images_per_second"] for row in rows if row["mode"] == "eager"}
-    for row in rows:
-        ratio = row["images_per_second"] / eager[(row["condition"], row["arch"])]
-        lines.append(
-            f"| {row['condition']} | {row['precision']} | {row['arch']} | {row['mode']} | {row['images_per_second']:.1f} "
-            f"| {row['setup_seconds']:.1f} | {ratio:.2f}x |"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     device = resolve_device("auto")
     precision = resolve_precision("auto", device)
     dtype = AUTOCAST_DTYPES.get(precision, torch.float32)
     default_batch = GPU_BATCH if device.type == "cuda" else CPU_BATCH
-    if device.type == "cuda":
-        steps = {"warmup": 10, "blog_loop": 50, "project_loop": 50, "project_loop_default_batch": 20, "bare_model": 50}
-        repeats = 5
-    else:
-        steps = {"warmup": 1, "blog_loop": 4, "project_loop": 6, "project_loop_default_batch": 2, "bare_model": 6}
-        repeats = 3
+    measure = MEASURE[device.type]
     if quick:  # for the test suite: checks the machinery, measures nothing
-        steps = {name: 1 for name in steps}
-        repeats = 1
+        measure = QUICK_MEASURE
         default_batch = BLOG_BATCH
     log(f"benchmark on {device} ({precision}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     peak = matmul_peak(device, dtype, log, quick)
@@ -325,17 +244,19 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
             arch,
             device,
             default_batch,
-            repeats,
-            steps,
+            measure,
             log,
-            test_images=32 if quick else 1000,
+            test_images=32 if quick else EVAL_IMAGES[device.type],
             image_size=QUICK_IMAGE_SIZE if quick else (32, 32),
         )
         result["achieved_flops"] = result["project_loop_default_batch"] * result["train_flops_per_image"]
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
         results[arch] = result
-    step_modes = bench_step_modes(device, log, quick)
-    streaming = bench_streaming(device, log, quick)
+    # A quick check never overwrites a device's published table (the README shows bench-<device>.md).
+    stem = f"bench-{device.type}-quick" if quick else f"bench-{device.type}"
+    partial = rows_file(output_dir, device.type, quick)
+    step_modes = bench_step_modes(device, partial, log, quick)
+    streaming = bench_streaming(device, log, quick, measure)
     report = {
         "created": now(),
         "device": str(device),
@@ -344,31 +265,44 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "matmul_peak_flops": peak,
-        "repeats": repeats,
-        "steps": steps,
+        "measure": vars(measure),
         "architectures": results,
         "step_modes": step_modes,
         "streaming": streaming,
         "env": environment(device),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
-    # A quick check never overwrites a device's published table (the README shows bench-<device>.md).
-    stem = f"bench-{device.type}-quick" if quick else f"bench-{device.type}"
     write_json(output_dir / f"{stem}.json", report)
-    table = markdown_table(report) + "\n" + step_modes_table(step_modes) + "\n" + streaming_table(streaming)
+    table = render_tables(report)
     if quick:
         table = "QUICK CHECK of the machinery (one step per measurement): these numbers measure nothing.\n\n" + table
     write_text(output_dir / f"{stem}.md", table)
+    partial.unlink(missing_ok=True)  # its rows are in the table now
     log(table)
     return report
 
 
+def render_tables(report: dict[str, Any]) -> str:
+    """A device's ``bench-<device>.md``: the loops' table, then the step-mode and streaming rows it has."""
+    tables = [markdown_table(report)] if report.get("architectures") else []
+    if report.get("step_modes"):
+        tables.append(step_modes_table(report["step_modes"]))
+    if report.get("streaming"):
+        tables.append(streaming_table(report["streaming"]))
+    return "\n".join(tables)
+
+
 def markdown_table(report: dict[str, Any]) -> str:
+    if "measure" in report:
+        measure = report["measure"]
+        how = f"medians of {measure['repeats']} interleaved samples of {measure['seconds']:g} s after warm-up"
+    else:  # tables measured before the bench was time-bound
+        how = f"medians of {report['repeats']} interleaved repeats"
     lines = [
         f"Device: {report['device_name']} ({report['device']}), {report['threads']} threads; "
         f"torch {report['torch']}; project loop in {report['dtype']}; "
         f"matmul peak {report['matmul_peak_flops'] / 1e12:.3f} TFLOP/s; "
-        f"medians of {report['repeats']} interleaved repeats; {report['created']}.",
+        f"{how}; {report['created']}.",
         "",
         "| architecture | blog loop, batch 32 (img/s) | project loop, batch 32 (img/s) | speedup "
         "| bare model, batch 32 (img/s) | project loop, batch {b} (img/s) | of matmul peak | eval (img/s) "
@@ -393,9 +327,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--concurrency", metavar="PROFILE", help="only measure 1, 2 and 3 of PROFILE's first run side by side"
     )
+    parser.add_argument(
+        "--session", action="store_true", help="a lent GPU's rows only: the blog's conditions, eager and captured"
+    )
+    parser.add_argument("--merge", type=Path, metavar="ROWS", help="merge a rows file into the published tables")
     args = parser.parse_args(argv)
     if args.concurrency:
         measure_concurrency(args.concurrency, args.output_dir)
+    elif args.merge:
+        for path in merge_rows(read_rows(args.merge), args.output_dir, render_tables):
+            print(f"wrote {path}")
+    elif args.session:
+        device = resolve_device("auto")
+        bench_step_modes(device, rows_file(args.output_dir, device.type), print, session=True)
     else:
         run_benchmark(args.output_dir, quick=args.quick)
 

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .bench_steps import QUICK_MEASURE, Measure, images_per_second_for
 from .config import RunConfig
 from .data.stream import LOADER_WORKERS, StreamedDataset, open_streamed, stream_batches
-from .probe import TrainingSteps, images_per_second, synthetic_dataset
+from .probe import TrainingSteps, synthetic_dataset
 from .training.device import synchronize
 from .training.run import epoch_batches, prepare_run
 from .training.steps import EagerSteps
@@ -32,13 +33,19 @@ STREAM_CONDITIONS = (
 STREAM_ARCH = "resnet50"
 
 
-def bench_streaming(device: torch.device, log: Callable[[str], None], quick: bool = False) -> list[dict[str, Any]]:
+def bench_streaming(
+    device: torch.device, log: Callable[[str], None], quick: bool = False, measure: Measure = QUICK_MEASURE
+) -> list[dict[str, Any]]:
+    """The streaming rows; training is timed for ``measure.seconds`` (at least a step) after a warm-up step."""
     rows = []
     arch = "resnet18" if quick else STREAM_ARCH  # quick checks the machinery in seconds
     # quick: the CIFAR-sized condition only (the imagenet recipe's path is covered by tests/test_stream.py)
     for label, size, recipe, stem in STREAM_CONDITIONS[:1] if quick else STREAM_CONDITIONS:
         batch = 4 if quick else (256 if device.type == "cuda" else 16)
+        # Enough images for the steps the time may hold (GPU: 20 steps; CPU: 3, at 16 ImageNet-sized images a
+        # step in 1-3 s), which the loader's epoch then wraps around no more than it must.
         steps = 1 if quick else (20 if device.type == "cuda" else 3)
+        seconds = 0.0 if quick else measure.seconds
         with tempfile.TemporaryDirectory() as workdir:
             folder = _write_jpegs(Path(workdir) / "images", count=batch * (steps + 1), size=size)
             config = RunConfig(
@@ -48,8 +55,8 @@ def bench_streaming(device: torch.device, log: Callable[[str], None], quick: boo
             )  # fmt: skip
             files = open_streamed(config.dataset_spec, config.recipe)  # listed once, for both measurements
             decode = _decode_rate(files, config, device)
-            train_alone = _memory_rate(files, config, device, steps)
-            together = _streamed_rate(config, device, steps)
+            train_alone = _memory_rate(files, config, device, seconds)
+            together = _streamed_rate(config, device, seconds)
         row = {
             "condition": label,
             "arch": arch,
@@ -117,18 +124,31 @@ def _decode_rate(dataset: StreamedDataset, config: RunConfig, device: torch.devi
     return count / (time.perf_counter() - start)
 
 
-def _memory_rate(dataset: StreamedDataset, config: RunConfig, device: torch.device, steps: int) -> float:
+def _memory_rate(dataset: StreamedDataset, config: RunConfig, device: torch.device, seconds: float) -> float:
     """The same step on resident generated images of the step's shape: training alone."""
     _, height, width = dataset.image_shape
-    generated = synthetic_dataset(train=config.batch_size * (steps + 1), test=2, size=(height, width))
+    generated = synthetic_dataset(train=config.batch_size * 4, test=2, size=(height, width))
     recipe = "standard" if config.recipe == "imagenet" else config.recipe  # its crops are the loader's work
     step = TrainingSteps(config.replace(loader="memory", recipe=recipe, dataset="cifar10"), generated, "eager")
-    return images_per_second(step, config.batch_size, steps, device, warmup=1)
+    step()  # warm-up
+    return images_per_second_for(step, config.batch_size, seconds, device)
 
 
-def _streamed_rate(config: RunConfig, device: torch.device, steps: int) -> float:
+def _streamed_rate(config: RunConfig, device: torch.device, seconds: float) -> float:
     run = prepare_run(config, log=lambda message: None)
     trainer = EagerSteps(run, run.model)
-    trainer.start_epoch()
-    batches = epoch_batches(run, 1)
-    return images_per_second(lambda: trainer.step(next(batches)), config.batch_size, steps, device, warmup=1)
+    epoch = 0
+    batches = iter(())
+
+    def step() -> None:  # epoch after epoch, as a run reads them, for as long as the time holds
+        nonlocal epoch, batches
+        batch = next(batches, None)
+        if batch is None:
+            trainer.start_epoch()
+            epoch += 1
+            batches = epoch_batches(run, epoch)
+            batch = next(batches)
+        trainer.step(batch)
+
+    step()  # warm-up: the loader's workers start
+    return images_per_second_for(step, config.batch_size, seconds, device)

@@ -33,18 +33,27 @@ def main(argv: list[str] | None = None) -> int:
     bench = steps.add_parser("bench", help="benchmark the blog's loop against the project's")
     bench.add_argument("--quick", action="store_true", help="one step per measurement (checks the machinery)")
     bench.add_argument("--concurrency", metavar="PROFILE", help="measure 1, 2, 3 runs of PROFILE side by side")
+    bench.add_argument("--session", action="store_true", help="a lent GPU's step-mode rows only, into a rows file")
+    bench.add_argument("--merge", metavar="ROWS", help="merge a rows file into outputs/bench's published tables")
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
     penalty = steps.add_parser("data-penalty", help="train airbench94 on a CIFAR-10 copy: what the copy costs")
     penalty.add_argument("--data", required=True, help="the copy, as DATA: imagefolder:<path>")
     penalty.add_argument("--runs", type=int, default=10, help="how many airbench94 runs (about 4 s each on an A100)")
     session = steps.add_parser("session-plan", help="choose the queued runs that fit the GPU time left")
-    session.add_argument("--queue", required=True, help="profile:run items, separated by spaces, in priority order")
-    session.add_argument("--budget", type=float, required=True, help="seconds of device time left for the runs")
+    session.add_argument(
+        "--queue", required=True, help="profile:run items (and bench, penalty), separated by spaces, in priority order"
+    )
+    session.add_argument(
+        "--deadline", type=float, required=True, help="when the device time ends, in seconds since the epoch"
+    )
     session.add_argument("--data", default="", help="dataset spec for the runs (Make's DATA)")
     session.add_argument("--device-name", default="", help="the GPU model (default: this machine's device)")
     session.add_argument("--probe", action="store_true", help="time a few steps here where no committed run says")
     session.add_argument("--queue-file", type=Path, help="write the runs to start here, one a line")
     session.add_argument("--share", default="", help="profiles trained for accuracy only, which may share the GPU")
+    unpack = steps.add_parser("unpack", help="put a GPU session's results into outputs/ and re-render (no training)")
+    unpack.add_argument("folder", type=Path, help="what came back from the machine: results.tgz and the rest")
+    unpack.add_argument("--replace", default="", help="1: replace complete runs that differ (Make's REPLACE)")
     args = parser.parse_args(argv)
 
     # When a run is interrupted while papermill waits on its kernel, nbclient's cell task can end later with
@@ -59,11 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "error: interrupted; finished epochs are checkpointed, and running the same make command "
-            "again resumes from them",
-            file=sys.stderr,
-        )
+        from .execution import resume_hint
+
+        print(f"error: interrupted; {resume_hint()}", file=sys.stderr)
         return 130
     return 0
 
@@ -101,12 +108,21 @@ def _run_step(args: argparse.Namespace) -> None:
             f"airbench94 on {summary['copy']}: {100 * summary['mean']:.2f} % over {summary['n']} runs; "
             f"{100 * summary['penalty']:+.2f} points below the published {100 * summary['published_accuracy']:.2f} %"
         )
+    elif args.step == "unpack":
+        from .pipeline.unpack import unpack_and_render
+
+        unpack_and_render(args.folder, replace=_flag(args.replace))
     elif args.step == "session-plan":
         _plan_session(args)
     elif args.step == "bench":
         from .bench import main as bench_main
 
-        bench_main(["--quick"] * args.quick + (["--concurrency", args.concurrency] if args.concurrency else []))
+        bench_main(
+            ["--quick"] * args.quick
+            + ["--session"] * args.session
+            + (["--concurrency", args.concurrency] if args.concurrency else [])
+            + (["--merge", args.merge] if args.merge else [])
+        )
 
 
 def _plan_session(args: argparse.Namespace) -> None:
@@ -120,15 +136,14 @@ def _plan_session(args: argparse.Namespace) -> None:
         device_name = environment(resolve_device("auto"))["device_name"]
     probe = None
     if args.probe:
-        import torch
-
         from .probe import measure_training_speed
 
         def probe(run):
-            return measure_training_speed(run.config, steps=20 if torch.cuda.is_available() else 2)
+            # On a GPU: at least 64 batches in the step mode the run will use (probe.probe_shape).
+            return measure_training_speed(run.config, step_mode=run.parameters["step_mode"], thorough=True)
 
     session = plan_session(
-        args.queue.split(), args.budget, device_name, args.data or None, probe, shareable=tuple(args.share.split())
+        args.queue.split(), args.deadline, device_name, args.data or None, probe, shareable=tuple(args.share.split())
     )
     print(f"on {device_name}: {session.summary()}")
     if args.queue_file:

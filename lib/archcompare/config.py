@@ -17,6 +17,7 @@ from typing import Any
 from .architectures import ARCHITECTURES
 from .data.spec import LOADERS, DatasetSpec
 from .errors import ConfigError
+from .execution import EXECUTION_FIELDS
 
 # Allowed values of the enumerated fields; architectures are the registry's names.
 RECIPES = ("blog", "standard", "none", "imagenet")
@@ -33,9 +34,10 @@ DATA_FIELD = "dataset"
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a training run's result.
+    """Everything that determines a training run's result, and the layout it executes in.
 
-    Display and bookkeeping options (progress bars, resuming) are arguments of ``train`` instead:
+    ``channels_last`` (``execution.EXECUTION_FIELDS``) is recorded with the run but left out of
+    ``differences``: the same arithmetic in another memory order is the same run. Display and bookkeeping options (progress bars, resuming) are arguments of ``train`` instead:
     changing them does not change what is computed. These defaults are also the parameters cell of
     ``notebooks/train.ipynb`` (a test keeps the two equal, locations aside): what a profile does not
     set keeps them.
@@ -60,7 +62,7 @@ class RunConfig:
     warmup_epochs: float = 0.0  # linear warm-up from 0; onecycle: length of its rising phase (0: 30 %)
     label_smoothing: float = 0.0
     precision: str = "auto"  # auto: bf16 where the device computes it natively, else fp32
-    channels_last: bool = True
+    channels_last: bool = True  # NHWC layout: how the run executes (recorded), not what identifies it
     compile: bool = False  # torch.compile the model (pays off on CUDA for long runs)
     seed: int = 0
     device: str = "auto"  # auto: cuda when available, else cpu
@@ -151,8 +153,9 @@ class RunConfig:
         return DatasetSpec.parse(self.dataset)
 
     def differences(self, other: Mapping[str, Any]) -> list[str]:
-        """Fields whose value differs from ``other`` (a stored config), locations and the dataset aside.
+        """Fields whose value differs from ``other`` (a stored config): what identifies a run.
 
+        Locations, the dataset and the execution fields (the layout) are left aside.
         A field ``other`` lacks (it was stored before the field existed) counts as its default.
         The dataset is compared by the identity of its images, which a stored config cannot hold.
         """
@@ -160,7 +163,8 @@ class RunConfig:
         return sorted(
             name
             for name, value in self.to_dict().items()
-            if name not in (*LOCATION_FIELDS, DATA_FIELD) and other.get(name, defaults[name]) != value
+            if name not in (*LOCATION_FIELDS, DATA_FIELD, *EXECUTION_FIELDS)
+            and other.get(name, defaults[name]) != value
         )
 
 

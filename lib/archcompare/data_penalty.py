@@ -33,6 +33,11 @@ from .provenance import environment, now
 AIRBENCH94_PUBLISHED = 0.9401  # mean test accuracy (with test-time augmentation) of airbench94 over 1,000 runs
 AIRBENCH94_PUBLISHED_RUNS = 1000
 AIRBENCH_SOURCE = "airbench94 (KellerJordan/cifar10-airbench, README: 94.01 % over n=1000 runs on CIFAR-10)"
+# For planning a lent GPU's session (pipeline.session): a run takes about 4 s on an A100 (airbench's
+# README; an H100 or H200 is faster), plus airbench's warm-up, which counts as one more; set-up is
+# reading the decoded copy from the cache, writing train.pt and test.pt, and the child's imports.
+AIRBENCH94_SECONDS = 4.0
+SETUP_SECONDS = 40
 
 # Run in a child process whose working directory holds cifar10/{train,test}.pt: airbench's loaders
 # read them from there. The first run only warms up (airbench's own warmup94) and is not counted.
@@ -45,6 +50,11 @@ airbench.warmup94(verbose=False)
 accuracies = [airbench.evaluate(airbench.train94(run=run, verbose=False), test_loader, tta_level=2) for run in range(runs)]
 print(json.dumps({"accuracies": accuracies, "airbench": getattr(airbench, "__version__", "unknown")}))
 """
+
+
+def expected_seconds(runs: int) -> float:
+    """How long ``measure`` with ``runs`` runs is expected to take on a current GPU (an estimate, see above)."""
+    return SETUP_SECONDS + (runs + 1) * AIRBENCH94_SECONDS
 
 
 def write_airbench_data(dataset: Dataset, folder: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -70,19 +71,45 @@ class TrainingSteps:
         self.steps.step(batch)
 
 
-def measure_training_speed(config: RunConfig, steps: int = 2, step_mode: str = "auto") -> float:
-    """Training images per second of ``config``'s step on this machine, from a few generated batches.
+@dataclass(frozen=True)
+class ProbeShape:
+    batch: int
+    batches_per_epoch: int  # the generated training set, in batches: each epoch is entered as training enters it
+    warmup: int  # steps before the clock starts (kernel selection, cuDNN autotuning, capture)
+    steps: int  # steps timed
+
+
+# The GPU session's probe: one step at a time would time mostly a new epoch per step (its
+# permutation and drawn augmentation) and a captured step's first replays; 64 full batches an
+# epoch and 128 timed steps (two epochs) are what a run's epochs do. At full's batch 512 on an
+# H200 (15,500 img/s, bench-cuda) that is about 6 s with the warm-up.
+SESSION_PROBE = ProbeShape(batch=0, batches_per_epoch=64, warmup=10, steps=128)
+
+
+def probe_shape(device_type: str, batch_size: int, steps: int = 2, thorough: bool = False) -> ProbeShape:
+    """What a probe times. On a GPU with ``thorough`` (the session planner): ``SESSION_PROBE`` at the run's batch.
+    Otherwise (``make report``'s two-hour check on a CPU) a few steps on one batch, capped at 32
+    images on a CPU (the rate barely depends on it there), to keep the probe short."""
+    if device_type == "cuda" and thorough:
+        return ProbeShape(batch_size, SESSION_PROBE.batches_per_epoch, SESSION_PROBE.warmup, SESSION_PROBE.steps)
+    batch = batch_size if device_type == "cuda" else min(batch_size, BLOG_BATCH)
+    return ProbeShape(batch, 1, 1, steps)
+
+
+def measure_training_speed(config: RunConfig, steps: int = 2, step_mode: str = "auto", thorough: bool = False) -> float:
+    """Training images per second of ``config``'s step in ``step_mode`` on this machine, on generated batches.
 
     For planning, not publishing: ``make report`` and the GPU session planner use it to say how long
-    missing runs would take. On a CPU the batch is capped at 32 (the rate barely depends on it there)
-    to keep the probe short.
+    missing runs would take; ``probe_shape`` says how many steps of which batch it times.
     """
     device = resolve_device(config.device)
-    batch = config.batch_size if device.type == "cuda" else min(config.batch_size, BLOG_BATCH)
-    dataset = synthetic_dataset(train=batch, test=batch, size=step_image_size(config.dataset_spec, config.recipe))
+    shape = probe_shape(device.type, config.batch_size, steps, thorough)
+    size = step_image_size(config.dataset_spec, config.recipe)
+    dataset = synthetic_dataset(train=shape.batch * shape.batches_per_epoch, test=shape.batch, size=size)
     with tempfile.TemporaryDirectory() as workdir:
-        probe = config.replace(batch_size=batch, train_per_class=0, test_per_class=0, output_dir=workdir)
-        return images_per_second(TrainingSteps(probe, dataset, step_mode), batch, steps, device, warmup=1)
+        probe = config.replace(batch_size=shape.batch, train_per_class=0, test_per_class=0, output_dir=workdir)
+        step = TrainingSteps(probe, dataset, step_mode)
+        return images_per_second(step, shape.batch, shape.steps, device, warmup=shape.warmup)
 
 
 def concurrent_speeds(

@@ -13,6 +13,7 @@ import yaml
 
 from ..config import LOCATION_FIELDS, RunConfig
 from ..errors import PipelineError
+from ..execution import resume_hint
 from ..paths import ROOT, TRAIN_NOTEBOOK, outputs_dir
 from .locks import TRAINING, run_label, run_lock
 from .notebooks import execute_notebook
@@ -150,7 +151,7 @@ def _execute_train_notebook(directory: Path, shared_by: int) -> None:
         if isinstance(error, DeadKernelError):
             raise PipelineError(
                 f"run {directory.name}: its Jupyter kernel died before the run finished (killed, or out of memory); "
-                "finished epochs are checkpointed, and running the same make command again resumes from them"
+                + resume_hint()
             ) from None
         raise
     os.replace(partial, directory / "train.ipynb")

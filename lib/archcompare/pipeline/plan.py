@@ -28,6 +28,7 @@ from ..config import RunConfig
 from ..data.listing import imagefolder_files, images_per_class
 from ..data.spec import DatasetSpec
 from ..errors import ArchCompareError, ConfigError, DataError, PipelineError, RecordError
+from ..execution import EXECUTION_FIELDS, invocation_overrides
 from ..files import write_atomic, write_json, write_text
 from ..paths import data_dir, outputs_dir, shown
 from ..record import DataIdentity, RunRecord, read_record
@@ -115,27 +116,13 @@ def plan(
     profile_dir = outputs_dir() / profile_name
     dataset, from_committed_plan = _choose_dataset(profile, profile_dir, data, log)
     planned_data = PlannedData(DatasetSpec.parse(dataset))
+    chosen = invocation_overrides()  # this invocation's step mode and layout: they identify no run
     planned = []
     for arch in profile.architectures:
         for seed in profile.seeds:
             name = f"{arch}-seed{seed}"
             directory = profile_dir / "runs" / name
-            execution = {key: profile.parameters.get(key, default) for key, default in EXECUTION_PARAMETERS.items()}
-            settings = {key: value for key, value in profile.parameters.items() if key not in EXECUTION_PARAMETERS}
-            values = {
-                **RunConfig().to_dict(),
-                **settings,
-                "arch": arch,
-                "seed": seed,
-                "dataset": dataset,
-                "data_dir": shown(data_dir()),
-                "output_dir": shown(directory),
-            }
-            try:
-                config = RunConfig.from_dict(values)
-            except ConfigError as error:
-                raise PipelineError(f"profile {profile_name!r}, run {name}: {error}") from None
-            parameters = {**values, **execution, "resume": True, "progress": "lines"}
+            parameters, config = run_parameters(profile, arch, seed, dataset, directory, chosen)
             stale, kept = _stale_reason(directory, config, planned_data, retrain)
             planned.append(PlannedRun(name, directory, parameters, config, stale, kept))
 
@@ -183,6 +170,36 @@ def _keep_complete_runs_left_out(profile_name: str, planned: list[PlannedRun], t
             f"({reasons}); their files are kept. Give the DATA and settings they were trained with, "
             "or LONG=1 to retrain them here"
         )
+
+
+def run_parameters(
+    profile: Profile, arch: str, seed: int, dataset: str, directory: Path, chosen: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], RunConfig]:
+    """What the notebook of one run of ``profile`` receives, and its validated config.
+
+    ``chosen``: the invocation's execution choices (``execution.invocation_overrides``), which take
+    the place of the profile's step mode and layout.
+    """
+    chosen = chosen or {}
+    execution = {
+        key: chosen.get(key, profile.parameters.get(key, default)) for key, default in EXECUTION_PARAMETERS.items()
+    }
+    settings = {key: value for key, value in profile.parameters.items() if key not in EXECUTION_PARAMETERS}
+    values = {
+        **RunConfig().to_dict(),
+        **settings,
+        **{key: chosen[key] for key in EXECUTION_FIELDS if key in chosen},
+        "arch": arch,
+        "seed": seed,
+        "dataset": dataset,
+        "data_dir": shown(data_dir()),
+        "output_dir": shown(directory),
+    }
+    try:
+        config = RunConfig.from_dict(values)
+    except ConfigError as error:
+        raise PipelineError(f"profile {profile.name!r}, run {arch}-seed{seed}: {error}") from None
+    return {**values, **execution, "resume": True, "progress": "lines"}, config
 
 
 def _choose_dataset(

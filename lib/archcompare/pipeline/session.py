@@ -4,10 +4,14 @@ A run cannot span stretches (its checkpoint stays on the machine), so a run star
 finish is time thrown away. Each queued item's time is estimated, best first, from:
 
 1. committed runs of the same settings (any seed) timed alone on this GPU model: their wall time,
-   which includes loading the data, warm-up and evaluation;
+   which includes loading the data, warm-up and evaluation, plus the notebook's own start and end,
+   which the wall time leaves out;
 2. committed runs of the same architecture, batch, precision and layout on this GPU model: their
    measured training and evaluation rates, times this run's images and epochs, plus set-up;
-3. a probe: a few steps of this run's configuration timed on this GPU now (``probe``).
+3. a probe: this run's step, in the step mode it will use, timed on this GPU now (``probe``).
+
+Only runs that executed as this one will (its step mode and layout, ``execution``) say how long it
+takes: a captured step and an eager one differ in speed, not in what they compute.
 
 Items start in queue order while their estimates fit the remaining time; an item that does not fit
 is left for the next stretch (with its estimate), and a later, shorter one may still start.
@@ -16,24 +20,41 @@ Runs trained only for their accuracy (``shareable`` profiles) may share the GPU,
 a committed measurement of k concurrent runs on this GPU model (``make bench CONCURRENCY=<profile>``,
 ``outputs/bench/concurrency-<device>.json``) shows that the aggregate rate pays: such runs are
 marked (``device_shared_by``) and their times are compared with nothing.
+
+The time counted is the device's: ``plan_session`` gets the deadline itself, so the minutes it
+spends decoding the data and probing come off what it plans; ``write_queue`` writes each line's
+estimate and the latest end, which the queue checks again before it starts each line. Besides
+runs, the queue takes two items of fixed work, ``bench`` (the step-mode rows, ``bench_steps``)
+and ``penalty`` (``make penalty``, ``data_penalty``), each with its own estimate.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PipelineError, RecordError
+from ..execution import chosen_step_mode
 from ..paths import ROOT, outputs_dir
 from ..record import RunRecord, read_record
 from .plan import PlannedRun, images_used, plan
 
-SETUP_SECONDS = 90  # a run's kernel start, data decoding from the cache, warm-up and capture (full runs: 60-80 s)
+# Beside its training and evaluation: a run's kernel start, data from the cache, warm-up and capture (the
+# committed full runs on GPUs: 31 to 69 s inside their wall time, 10 to 18 s outside it).
+SETUP_SECONDS = 90
+# What a run through make and papermill takes beyond its recorded wall time (which starts inside
+# train()): the make step's interpreter, the Jupyter kernel's start, imports, writing the notebook.
+# The committed full runs' notebooks say 9.8 to 17.9 s (papermill's duration less the wall time;
+# tests/test_session.py recomputes it), and the make step's own interpreter adds about 2 s.
+NOTEBOOK_OVERHEAD_SECONDS = 20
 EVAL_RATE_OVER_TRAIN_RATE = 3.0  # evaluation is forward only at batch 500: measured 3.4x on the H200 (bench-cuda)
 SAFETY_SECONDS = 60  # packing and copying the results back after the last run
+BENCH_ITEM, PENALTY_ITEM = "bench", "penalty"  # queue items that are not runs
+PENALTY_RUNS = 10  # airbench94 runs of `make penalty` in a session (its default)
 SHARING_PAYS = 1.2  # k runs share a GPU only when together they train at least 20 % more images per second
 # The settings that decide a step's speed; epochs, seeds and the schedule do not.
 SPEED_SETTINGS = ("arch", "stem", "batch_size", "precision", "channels_last", "compile", "recipe")
@@ -50,8 +71,10 @@ class Estimate:
 class SessionPlan:
     start: tuple[tuple[Estimate, ...], ...]  # groups in the order to run them; a group's runs share the GPU
     left: tuple[Estimate, ...]  # for a later stretch
-    budget_seconds: float
+    budget_seconds: float  # what was left when the plan was made: the deadline less the time spent planning
     slowdown: dict[int, float]  # per group size: how much longer each run takes beside the others
+    deadline: float = 0.0  # the device time's end (seconds since the epoch)
+    planning_seconds: float = 0.0  # decoding the data and probing, counted against the deadline
 
     def seconds(self, group: tuple[Estimate, ...]) -> float:
         return max(e.seconds for e in group) * self.slowdown.get(len(group), 1.0)
@@ -59,7 +82,10 @@ class SessionPlan:
     def summary(self) -> str:
         used = sum(self.seconds(group) for group in self.start)
         runs = sum(len(group) for group in self.start)
-        lines = [f"{runs} run(s) to start, about {used / 60:.1f} of {self.budget_seconds / 60:.1f} minutes:"]
+        lines = [
+            f"{runs} item(s) to start, about {used / 60:.1f} of the {self.budget_seconds / 60:.1f} minutes left "
+            f"after {self.planning_seconds:.0f} s of planning:"
+        ]
         for group in self.start:
             beside = f", {len(group)} sharing the GPU" if len(group) > 1 else ""
             for e in group:
@@ -88,21 +114,33 @@ def committed_records(device_name: str, roots: tuple[Path, ...]) -> list[RunReco
     return records
 
 
+def planned_step_mode(run: PlannedRun) -> str:
+    """The steps a planned run will take on a GPU where capture applies (``execution.chosen_step_mode``)."""
+    return chosen_step_mode(run.parameters.get("step_mode", "auto"), capturable=True)
+
+
 def estimate(
     item: str, run: PlannedRun, records: list[RunRecord], probe: Callable[[PlannedRun], float] | None
 ) -> Estimate:
     config = run.config
-    same = [
+    step_mode = planned_step_mode(run)
+    executed_alike = [
         record
         for record in records
+        if record.env.step_mode == step_mode and record.config.get("channels_last", True) == config.channels_last
+    ]
+    same = [
+        record
+        for record in executed_alike
         if set(config.differences(record.config)) <= {"seed"} and record.data.name == config.dataset_spec.name
     ]
     if same:
-        return Estimate(item, max(r.timing.wall_seconds for r in same), f"wall time of {len(same)} such run(s)")
+        wall = max(r.timing.wall_seconds for r in same)
+        return Estimate(item, wall + NOTEBOOK_OVERHEAD_SECONDS, f"wall time of {len(same)} such run(s) + notebook")
     images = images_used(config)
     similar = [
         record
-        for record in records
+        for record in executed_alike
         if all(record.config.get(key) == getattr(config, key) for key in SPEED_SETTINGS)
         and record.data.image_shape[1:] == _image_shape(config)
     ]
@@ -116,8 +154,19 @@ def estimate(
         rate = probe(run)
         test = images_used(config, "test")
         seconds = config.epochs * (images / rate + test / (EVAL_RATE_OVER_TRAIN_RATE * rate)) + SETUP_SECONDS
-        return Estimate(item, seconds, f"{rate:,.0f} img/s probed now")
-    return Estimate(item, None, "no run of its step on this GPU model, and no probe")
+        return Estimate(item, seconds, f"{rate:,.0f} img/s probed now ({step_mode} steps)")
+    return Estimate(item, None, f"no run of its step ({step_mode}) on this GPU model, and no probe")
+
+
+def work_estimate(item: str) -> Estimate:
+    """The queue's items that are not runs: the step-mode bench rows, and the data penalty."""
+    if item == BENCH_ITEM:
+        from ..bench_steps import session_rows_seconds
+
+        return Estimate(item, session_rows_seconds(), "the step-mode bench rows' measuring time + set-up")
+    from ..data_penalty import expected_seconds
+
+    return Estimate(item, expected_seconds(PENALTY_RUNS), f"{PENALTY_RUNS} airbench94 runs at their published speed")
 
 
 def _image_shape(config) -> tuple[int, int]:
@@ -142,24 +191,31 @@ def device_slug(device_name: str) -> str:
 
 def plan_session(
     queue: list[str],
-    budget_seconds: float,
+    deadline: float,
     device_name: str,
     data: str | None = None,
     probe: Callable[[PlannedRun], float] | None = None,
     log: Callable[[str], None] = print,
     shareable: tuple[str, ...] = (),
     records_from: tuple[Path, ...] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> SessionPlan:
-    """Which of ``queue`` (``profile:run`` items) to start in ``budget_seconds`` on ``device_name``.
+    """Which of ``queue`` (``profile:run`` items, ``bench``, ``penalty``) to start before ``deadline`` on ``device_name``.
 
-    Estimates come from the runs under ``records_from``: by default the outputs directory the runs
-    go to and the repository's committed ``outputs/``.
+    ``deadline`` is the device time's end in ``clock``'s seconds: what planning itself takes (decoding
+    the data, probing) is spent before the items are chosen, and counted. Estimates come from the
+    runs under ``records_from``: by default the outputs directory the runs go to and the
+    repository's committed ``outputs/``.
     """
+    began = clock()
     roots = records_from or (outputs_dir(), ROOT / "outputs")
     records = committed_records(device_name, roots)
     planned: dict[str, dict[str, PlannedRun]] = {}
     estimates = []
     for item in queue:
+        if item in (BENCH_ITEM, PENALTY_ITEM):
+            estimates.append(work_estimate(item))
+            continue
         profile, _, name = item.partition(":")
         if profile not in planned:
             runs = plan(profile, data, log=lambda message: None, allow_long=True)
@@ -178,6 +234,8 @@ def plan_session(
     for profile in dict.fromkeys(e.item.partition(":")[0] for e in together):  # one make call per group: one profile
         mine = [e for e in together if e.item.startswith(profile + ":")]
         groups += [tuple(mine[i : i + share]) for i in range(0, len(mine), share)]
+    now = clock()
+    budget_seconds = deadline - now
     session = SessionPlan((), (), budget_seconds, slowdown)
     start, left, remaining = [], [], budget_seconds - SAFETY_SECONDS
     for group in sorted(groups, key=lambda group: queue.index(group[0].item)):
@@ -186,9 +244,12 @@ def plan_session(
             remaining -= session.seconds(group)
         else:
             left.extend(group)
-    return SessionPlan(tuple(start), tuple(left), budget_seconds, slowdown)
+    return SessionPlan(tuple(start), tuple(left), budget_seconds, slowdown, deadline, now - began)
 
 
 def write_queue(session: SessionPlan, path: Path) -> None:
-    """One line per group: the runs on a line train side by side on the GPU."""
-    path.write_text("".join(" ".join(e.item for e in group) + "\n" for group in session.start))
+    """The latest end (the deadline less packing), then one line per group: its estimate in seconds and its
+    items; the runs on a line train side by side on the GPU. The queue starts a line only if it ends in time."""
+    lines = [f"deadline {session.deadline - SAFETY_SECONDS:.0f}\n"]
+    lines += [f"{session.seconds(group):.0f} {' '.join(e.item for e in group)}\n" for group in session.start]
+    path.write_text("".join(lines))

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import execution
 from ..config import RunConfig
 from ..errors import NonFiniteLossError, TrainingError
 from ..files import write_atomic
@@ -73,6 +74,7 @@ def train(
     step_mode: str = "auto",
     device_shared_by: int = 1,
     checkpoint_every: int | None = None,
+    epoch_checkpoints: bool | None = None,
 ) -> RunRecord:
     """Train one run and write its run directory; returns its record.
 
@@ -80,13 +82,16 @@ def train(
     ``progress``: ``bar`` (tqdm), ``lines`` (one line per epoch, for logs and papermill),
     ``none``, or ``auto`` (a bar when interactive, else lines).
     ``trained_by``: what called this, for the record (the notebook, the no-Jupyter runner).
-    ``step_mode``: ``auto`` (a CUDA graph on a GPU, eager elsewhere), ``eager`` or ``cuda-graph``;
-    it changes the speed, not what is computed (``training.steps``).
+    ``step_mode``: ``auto`` (eager until captured steps have passed the GPU gate: ``execution``),
+    ``eager`` or ``cuda-graph``; it changes the speed, not what is computed (``training.steps``).
     ``device_shared_by``: how many runs were let onto this device at once (``make GPUS=0,0``: 2); a
     run that shared its device is trained for accuracy, and its timing is compared with nothing.
     ``checkpoint_every``: also checkpoint every this many steps inside an epoch (0: at epochs' ends
     only; None: every ``CHECKPOINT_STEPS`` when an epoch has more than ``LONG_EPOCH_STEPS``). A run
     resumed from inside an epoch computes what an uninterrupted one does.
+    ``epoch_checkpoints``: False writes no checkpoint at all (None: as the environment says,
+    ``execution.epoch_checkpoints``; a lent GPU's session turns them off). Not a run setting: the
+    run computes the same, and a stop starts it again from scratch.
 
     With ``config.processes`` above 1 the run is trained by that many processes under torchrun
     (``training.distributed``), whose output this streams to ``log``.
@@ -97,6 +102,8 @@ def train(
         progress = "bar" if _interactive() and config.processes == 1 else "lines"
     if checkpoint_every is not None and checkpoint_every < 0:
         raise TrainingError(f"checkpoint_every={checkpoint_every!r} is not allowed: it must be 0 or more")
+    if epoch_checkpoints is None:
+        epoch_checkpoints = execution.epoch_checkpoints()
     options = dict(
         resume=resume,
         progress=progress,
@@ -104,6 +111,7 @@ def train(
         step_mode=step_mode,
         device_shared_by=device_shared_by,
         checkpoint_every=checkpoint_every,
+        epoch_checkpoints=epoch_checkpoints,
     )
     if config.processes > 1:
         from .distributed import launch
@@ -122,6 +130,7 @@ def train_here(
     step_mode: str,
     device_shared_by: int,
     checkpoint_every: int | None = None,
+    epoch_checkpoints: bool = True,
     ranks: Ranks = SINGLE,
 ) -> RunRecord:
     """``train`` in this process: the whole run, or this rank's part of a multi-process one."""
@@ -165,7 +174,10 @@ def train_here(
     # Evaluation needs no gradient all-reduce, and ranks evaluate unequal shares: the module itself.
     scorer = run.model if ranks.world > 1 else model
 
-    if checkpoint_every is None:
+    if not epoch_checkpoints:
+        checkpoint_every = 0
+        log(f"no checkpoints ({execution.EPOCH_CHECKPOINTS_VARIABLE}=0): a stop starts this run again from scratch")
+    elif checkpoint_every is None:
         checkpoint_every = CHECKPOINT_STEPS if run.steps_per_epoch > LONG_EPOCH_STEPS else 0
     saving = (lambda progress: save_checkpoint(run, checkpoint_path, progress)) if ranks.main else None
 
@@ -177,19 +189,25 @@ def train_here(
                 steps = make_steps(run, model, step_mode, log)
                 run.step_modes.append(steps.mode)
             try:
-                row, final_eval = run_epoch(run, model, scorer, steps, epoch, progress, checkpoint_every, saving)
+                row, final_eval = run_epoch(
+                    run, model, scorer, steps, epoch, progress, checkpoint_every, saving, epoch_checkpoints
+                )
             except KeyboardInterrupt:
                 saved = run.epoch_progress
                 where = f"step {saved.steps_done} of epoch {saved.epoch}" if saved else f"epoch {len(run.history)}"
-                log(
-                    f"interrupted during epoch {epoch}; the checkpoint after {where} is kept in "
-                    f"{checkpoint_path}. Run again with resume=True (make report does) to continue from it."
-                )
+                if epoch_checkpoints:
+                    log(
+                        f"interrupted during epoch {epoch}; the checkpoint after {where} is kept in "
+                        f"{checkpoint_path}. Run again with resume=True (make report does) to continue from it."
+                    )
+                else:
+                    log(f"interrupted during epoch {epoch}; no checkpoint was written: {execution.resume_hint()}")
                 raise
             run.history.append(row)
             if ranks.main:
                 write_history(out / "history.csv", run.history)
-                save_checkpoint(run, checkpoint_path)
+                if epoch_checkpoints:
+                    save_checkpoint(run, checkpoint_path)
             if progress != "none":
                 log(format_epoch(row, config.epochs))
 
@@ -220,11 +238,13 @@ def run_epoch(
     progress: str,
     checkpoint_every: int = 0,
     save: Callable[[EpochProgress], None] | None = None,
+    checkpointed: bool = True,
 ) -> tuple[dict[str, float], Evaluation]:
     """Train one epoch and evaluate: the epoch's history row and the evaluation.
 
     Every ``checkpoint_every`` steps (0: never) the part-done epoch is saved through ``save``
-    (rank 0's; every rank takes part in summing the totals). A run restored from such a checkpoint
+    (rank 0's; every rank takes part in summing the totals). ``checkpointed``: whether finished epochs
+    are (what a stop keeps). A run restored from such a checkpoint
     finishes that epoch from the next step, with the steps done's totals and time.
     """
     config, device = run.config, run.device
@@ -264,9 +284,10 @@ def run_epoch(
         bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.1%}")
         bar.close()
     if not math.isfinite(train_loss):
+        kept = f"the checkpoint after epoch {epoch - 1} is kept" if checkpointed else "no checkpoint was written"
         raise NonFiniteLossError(
-            f"the training loss became {train_loss} in epoch {epoch}; the run stopped and the checkpoint "
-            f"after epoch {epoch - 1} is kept. Lower the learning rate (lr={config.lr}) or use precision='fp32'"
+            f"the training loss became {train_loss} in epoch {epoch}; the run stopped and {kept}. "
+            f"Lower the learning rate (lr={config.lr}) or use precision='fp32'"
         )
     evaluation = evaluate(run, scorer)
     row = {

@@ -22,11 +22,11 @@ from torch import nn
 
 from ..data.augment import AugmentParams, augment, normalize
 from ..errors import TrainingError
+from ..execution import STEP_MODES, chosen_step_mode
 from .device import autocast
 from .run import Batch, Run
 from .step import train_step
 
-STEP_MODES = ("auto", "eager", "cuda-graph")  # auto: cuda-graph where it applies, else eager
 CAPTURE_WARMUP_STEPS = 3  # side-stream iterations before capture, as torch.cuda.graphs' docs do
 
 
@@ -145,7 +145,7 @@ class CapturedSteps(EagerSteps):
 
 
 def make_steps(run: Run, model: nn.Module, mode: str, log) -> EagerSteps:
-    """The steps for ``mode``: ``auto`` captures where it applies (CUDA, fp32 or bf16, not compiled)."""
+    """The steps for ``mode``: ``auto`` is eager until captured steps have passed the GPU gate (``execution``)."""
     if mode not in STEP_MODES:
         raise TrainingError(f"step_mode={mode!r} is not allowed: choose one of {', '.join(STEP_MODES)}")
     reasons = []
@@ -161,7 +161,9 @@ def make_steps(run: Run, model: nn.Module, mode: str, log) -> EagerSteps:
         reasons.append("a streamed run's images come from the loader, not from resident images the graph can index")
     if mode == "cuda-graph" and reasons:
         raise TrainingError(f"step_mode='cuda-graph' cannot be used here: {'; '.join(reasons)}; use step_mode='auto'")
-    if mode == "eager" or reasons:
+    if chosen_step_mode(mode, capturable=not reasons) == "eager":
+        if mode == "auto" and not reasons:
+            log("eager steps: step_mode 'auto' captures no CUDA graph until captured steps have passed the GPU gate")
         return EagerSteps(run, model)
     log("capturing the training step as a CUDA graph")
     return CapturedSteps(run, model)

@@ -24,6 +24,7 @@ from .distributed import Ranks
 def main(argv: list[str] | None = None) -> None:
     """One process of a run: join the group, train this rank's part, leave the group."""
     from ..config import LOCATION_FIELDS, RunConfig
+    from ..execution import epoch_checkpoints
     from ..paths import ROOT
     from .loop import train_here
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             "trained_by": "torchrun (no notebook)",
             "step_mode": parameters.get("step_mode", "auto"),
             "device_shared_by": 1,
+            "epoch_checkpoints": epoch_checkpoints(),
         }
     # torchrun's environment; GROUP_WORLD_SIZE counts its node agents (--nnodes), one per machine.
     ranks = Ranks(

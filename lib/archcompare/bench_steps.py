@@ -1,0 +1,245 @@
+"""``make bench``'s step-mode rows: eager against captured steps, each row written down as it finishes.
+
+Conditions: the blog's (fp32, batch 32, default layout), the ``full`` profile's (bf16, batch 512,
+channels_last), and the blog's arithmetic in channels_last, under a label of its own that does not
+start with "blog", so that the report never takes it for the blog's layout. Each row: images/s of
+the training loop's own steps after set-up, and the set-up itself (capture or compilation plus the
+first steps), which a session on a lent GPU pays too.
+
+A CPU has eager steps only, which the project loop's rows of ``make bench`` already measure, so a
+CPU bench has no step-mode rows (``QUICK=1`` still runs their eager rows, to check the machinery). A lent GPU's session
+(``bench --session``) measures the blog conditions and channels_last only, without
+``torch.compile``, whose compile time would cost the session more than its row is worth.
+
+Every finished row is appended at once to ``bench-<device>.rows.partial`` (one JSON object a line):
+a session that ends early keeps the rows it finished, and no half-written table. ``merge_rows``
+puts such rows into the published ``bench-<device>.json`` and rewrites its Markdown table (a row
+replaces the earlier row of the same conditions, architecture and steps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import RunConfig
+from .files import write_json, write_text
+from .probe import TrainingSteps, synthetic_dataset
+from .provenance import environment, now
+from .training.device import resolve_precision, synchronize
+
+ARCHS = ("resnet50", "resnext50_32x4d")
+QUICK_IMAGE_SIZE = (8, 8)  # QUICK=1: a 16th of the work of 32x32 images, through the same code paths
+BLOG_CONDITION = "blog (fp32, batch 32, default layout)"
+FULL_CONDITION = "full (bf16, batch 512, channels_last)"
+CHANNELS_LAST_CONDITION = "channels_last (fp32, batch 32, the blog's recipe)"
+STEP_CONDITIONS = {
+    BLOG_CONDITION: dict(precision="fp32", batch_size=32, channels_last=False, recipe="blog"),
+    FULL_CONDITION: dict(precision="bf16", batch_size=512, channels_last=True, recipe="standard"),
+    CHANNELS_LAST_CONDITION: dict(precision="fp32", batch_size=32, channels_last=True, recipe="blog"),
+}
+# Which steps each condition is measured with on a GPU. torch.compile's own ways of cutting launch
+# overhead are measured beside the plain CUDA graph for ResNet-50 at the blog's batch, where
+# launches are the bottleneck (compile time counts as set-up), outside lent sessions only.
+STEP_MODES_MEASURED = {
+    BLOG_CONDITION: ("eager", "cuda-graph"),
+    FULL_CONDITION: ("eager", "cuda-graph"),
+    CHANNELS_LAST_CONDITION: ("cuda-graph",),
+}
+SESSION_CONDITIONS = (BLOG_CONDITION, CHANNELS_LAST_CONDITION)
+COMPILE_MODES = ("reduce-overhead", "max-autotune")
+SETUP_STEPS = 3  # steps whose time counts as setup: a compiled model compiles during its first steps
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How each bench row is timed: steps of warm-up, then ``repeats`` samples of ``seconds`` each (medians)."""
+
+    warmup_steps: int
+    seconds: float  # a sample runs steps until this much time has passed: at least one step
+    repeats: int
+
+
+MEASURE = {
+    "cpu": Measure(warmup_steps=1, seconds=4.0, repeats=3),
+    "cuda": Measure(warmup_steps=10, seconds=2.0, repeats=5),
+}
+SESSION_MEASURE = Measure(warmup_steps=10, seconds=2.0, repeats=3)
+QUICK_MEASURE = Measure(warmup_steps=1, seconds=0.0, repeats=1)  # one step per sample: checks the machinery
+# An allowance for a row's set-up on a GPU (model, cuDNN autotuning, capture) and for the bench
+# process's start (torch, CUDA): not measured yet, since no GPU has run these rows.
+ROW_SETUP_SECONDS = 10
+PROCESS_START_SECONDS = 20
+
+
+def images_per_second_for(step: Callable[[], None], batch: int, seconds: float, device: torch.device) -> float:
+    """Training images per second of as many calls of ``step`` as ``seconds`` hold (at least one), device work included."""
+    synchronize(device)
+    start = time.perf_counter()
+    steps = 0
+    while steps == 0 or time.perf_counter() - start < seconds:
+        step()
+        steps += 1
+    synchronize(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def sampled_rate(
+    step: Callable[[], None], batch: int, measure: Measure, device: torch.device
+) -> tuple[float, list[float]]:
+    """The median and the samples of ``measure.repeats`` timed samples after ``measure.warmup_steps``."""
+    for _ in range(measure.warmup_steps):
+        step()
+    samples = [images_per_second_for(step, batch, measure.seconds, device) for _ in range(measure.repeats)]
+    return statistics.median(samples), samples
+
+
+def session_rows_seconds() -> float:
+    """How long ``bench --session`` is expected to take on a GPU: what the session planner budgets for it."""
+    rows = len(ARCHS) * sum(len(STEP_MODES_MEASURED[condition]) for condition in SESSION_CONDITIONS)
+    return PROCESS_START_SECONDS + rows * (ROW_SETUP_SECONDS + SESSION_MEASURE.repeats * SESSION_MEASURE.seconds)
+
+
+def rows_file(output_dir: Path, device_type: str, quick: bool = False) -> Path:
+    """Where a device's rows go as they finish (git-ignored); a quick check's are merged nowhere."""
+    return output_dir / f"bench-{device_type}{'-quick' if quick else ''}.rows.partial"
+
+
+def bench_step_modes(
+    device: torch.device, partial: Path, log: Callable[[str], None], quick: bool = False, session: bool = False
+) -> list[dict[str, Any]]:
+    """The step-mode rows this device and invocation measure (see the module), each appended to ``partial``."""
+    if device.type != "cuda" and not quick:
+        log("step-mode rows: none on a CPU, whose only steps are eager (the project loop's rows)")
+        return []
+    conditions = SESSION_CONDITIONS if session else tuple(STEP_CONDITIONS)
+    measure = QUICK_MEASURE if quick else SESSION_MEASURE if session else MEASURE[device.type]
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for condition in conditions:
+        settings = dict(STEP_CONDITIONS[condition])
+        if device.type != "cuda":
+            settings["precision"] = resolve_precision("auto", device) if settings["precision"] == "bf16" else "fp32"
+        if quick:
+            settings["batch_size"] = 8
+        modes = [mode for mode in STEP_MODES_MEASURED[condition] if device.type == "cuda" or mode == "eager"]
+        for arch in ARCHS:
+            runs = [(mode, None) for mode in modes]
+            if device.type == "cuda" and not session and arch == "resnet50" and condition == BLOG_CONDITION:
+                runs += [("eager", compile_mode) for compile_mode in COMPILE_MODES]
+            for step_mode, compile_mode in runs:
+                row = _bench_step_mode(arch, settings, step_mode, compile_mode, device, measure, quick)
+                row.update(condition=condition, arch=arch)
+                with open(partial, "a") as f:  # at once: a session that ends now keeps this row
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                log(
+                    f"{condition}, {arch}, {row['mode']}: {row['images_per_second']:.1f} img/s "
+                    f"after {row['setup_seconds']:.1f} s of setup"
+                )
+                rows.append(row)
+    return rows
+
+
+def _bench_step_mode(
+    arch: str,
+    settings: dict,
+    step_mode: str,
+    compile_mode: str | None,
+    device: torch.device,
+    measure: Measure,
+    quick: bool,
+) -> dict[str, Any]:
+    batch = settings["batch_size"]
+    dataset = synthetic_dataset(train=batch * 8, test=batch, size=QUICK_IMAGE_SIZE if quick else (32, 32))
+    with tempfile.TemporaryDirectory() as workdir:
+        config = RunConfig(
+            arch=arch, device=device.type, train_per_class=0, test_per_class=0, output_dir=workdir, **settings
+        )
+        timer = time.perf_counter()
+        steps = TrainingSteps(config, dataset, step_mode, compile=compile_mode)
+        for _ in range(SETUP_STEPS):
+            steps()
+        synchronize(device)
+        setup = time.perf_counter() - timer
+        rate, samples = sampled_rate(steps, batch, measure, device)
+        env = environment(device)
+        return {
+            "mode": f"torch.compile {compile_mode}" if compile_mode else steps.steps.mode,
+            "images_per_second": rate,
+            "samples": samples,
+            "setup_seconds": setup,
+            "batch_size": batch,
+            "precision": steps.run.precision,  # as resolved: a CPU without native bf16 runs fp32
+            "channels_last": settings["channels_last"],
+            "device": device.type,
+            "device_name": env["device_name"],
+            "torch": env["torch"],
+            "measure": vars(measure),
+            "created": now(),
+        }
+
+
+def step_modes_table(rows: list[dict[str, Any]]) -> str:
+    devices = sorted({f"{row.get('device_name', '?')}, torch {row.get('torch', '?')}" for row in rows})
+    lines = [
+        f"Step modes on {'; '.join(devices)}: medians of timed samples after warm-up.",
+        "",
+        "| conditions | precision here | architecture | steps | img/s | setup (s) | vs eager | measured |",
+        "|---|---|---|---|---:|---:|---:|---|",
+    ]
+    eager = {(row["condition"], row["arch"]): row["images_per_second"] for row in rows if row["mode"] == "eager"}
+    for row in rows:
+        reference = eager.get((row["condition"], row["arch"]))
+        ratio = f"{row['images_per_second'] / reference:.2f}x" if reference else "-"
+        lines.append(
+            f"| {row['condition']} | {row['precision']} | {row['arch']} | {row['mode']} | {row['images_per_second']:.1f} "
+            f"| {row['setup_seconds']:.1f} | {ratio} | {str(row.get('created', ''))[:10]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a rows file; a last line cut off by the end of a session is left out."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
+
+
+def merge_rows(rows: list[dict[str, Any]], output_dir: Path, render: Callable[[dict[str, Any]], str]) -> list[Path]:
+    """Put step-mode rows into each device's published ``bench-<device>.json`` and rewrite its ``.md`` with ``render``.
+
+    A row replaces the published row of the same conditions, architecture and steps; the others stay.
+    Returns the tables written.
+    """
+    written = []
+    for device in sorted({row["device"] for row in rows}):
+        path = output_dir / f"bench-{device}.json"
+        mine = [row for row in rows if row["device"] == device]
+        report = json.loads(path.read_text()) if path.exists() else {"device": device}
+        report.setdefault("device_name", mine[-1]["device_name"])
+        merged = {_key(row): row for row in report.get("step_modes", [])}
+        merged.update({_key(row): row for row in mine})
+        report["step_modes"] = list(merged.values())
+        write_json(path, report)
+        write_text(path.with_suffix(".md"), render(report))
+        written += [path, path.with_suffix(".md")]
+    return written
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["condition"], row["arch"], row["mode"]
