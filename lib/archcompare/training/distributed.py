@@ -37,6 +37,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import TrainingError
+from ..execution import epoch_checkpoints, resume_hint
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,11 @@ def launch(config, options: dict, log: Callable[[str], None]):
             raise
         reader.join(timeout=10)
         if process.returncode != 0:
-            checkpoint = Path(config.output_dir) / "checkpoint.pt"
+            # As the loop's own stop messages: a lent GPU's session writes no per-epoch checkpoint.
+            where = f" (in {Path(config.output_dir) / 'checkpoint.pt'})" if epoch_checkpoints() else ""
             raise TrainingError(
                 f"a process of the {config.processes}-process run stopped ({_failure(list(errors), error_file)}); "
-                f"finished epochs are checkpointed in {checkpoint}, and running the same command again resumes "
-                "from them"
+                f"{resume_hint()}{where}"
             )
     return read_record(Path(config.output_dir) / "summary.json")
 
