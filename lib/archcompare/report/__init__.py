@@ -36,12 +36,13 @@ from .tables import (
     comparisons_table,
     ensemble_table,
     equal_cost_table,
+    equal_model_count_table,
     headline_table,
     protocol_table,
     provenance_table,
     runs_table,
 )
-from .wording.calibration import caption_reliability
+from .wording.calibration import calibration_markdown, caption_reliability
 from .wording.captions import (
     caption_confusion,
     caption_headline,
@@ -106,4 +107,6 @@ __all__ = [
     "styled",
     "title_markdown",
     "warnings_markdown",
+    "calibration_markdown",
+    "equal_model_count_table",
 ]

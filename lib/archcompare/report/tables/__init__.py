@@ -6,7 +6,7 @@ protocol, provenance).
 
 from .cardinality import cardinality_table
 from .comparison import comparisons_table, headline_table
-from .ensembles import ensemble_table, equal_cost_table
+from .ensembles import ensemble_table, equal_cost_table, equal_model_count_table
 from .setup import protocol_table, provenance_table, runs_table, trained_by
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "comparisons_table",
     "ensemble_table",
     "equal_cost_table",
+    "equal_model_count_table",
     "headline_table",
     "protocol_table",
     "provenance_table",
