@@ -9,4 +9,5 @@ One module per concern, each importing only those above it:
 - pairs: two architectures paired by seed, and the verdict; per_class: per-class differences, confusions
 - headline: each architecture's accuracy and cost; cardinality: the sweep at equal complexity
 - ensembles: seed ensembles and two models each at equal model count; penalty: what the copy of CIFAR-10 costs
+- consistency: error consistency (kappa of per-image correctness) between architectures and between seeds
 """
