@@ -363,4 +363,7 @@ def test_the_reliability_caption_and_the_text_agree_with_the_bars(full, full_sco
     text = report.ensembles_markdown(full_scores, None)
     assert "over-confident" not in text and text.count("under-confident") == 4
     quick_caption = report.caption_reliability(quick, {arch: [] for arch in quick.architectures})
-    assert "Weighted by their images, 2 of 4 panels are under-confident and 2 over-confident" in quick_caption
+    assert (
+        "Weighted by their images, 2 of 4 panels are under-confident (ResNet-50 ensemble of 3, ResNeXt-50 32x4d "
+        "ensemble of 3) and 2 over-confident (ResNet-50 seed 0, ResNeXt-50 32x4d seed 0)"
+    ) in quick_caption

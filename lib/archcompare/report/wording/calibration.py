@@ -132,8 +132,9 @@ def _weighted_direction(panels: Sequence[ReliabilityPanel]) -> str:
     over = [panel for panel in panels if panel.error.gap < 0]
     if len(under) != len(panels) and len(over) != len(panels):
         return (
-            f"Weighted by their images, {len(under)} of {len(panels)} panels are under-confident and {len(over)} "
-            "over-confident."
+            f"Weighted by their images, {len(under)} of {len(panels)} panels are under-confident "
+            f"({', '.join(_title(panel) for panel in under)}) and {len(over)} over-confident "
+            f"({', '.join(_title(panel) for panel in over)})."
         )
     majority_below = not under  # the side of the diagonal that holds most of each panel's ECE
     direction = "over-confident" if majority_below else "under-confident"

@@ -59,7 +59,7 @@ def consistency_markdown(result: ErrorConsistency) -> str:
         "they agree no more than chance, negative when less (Geirhos et al. 2020). In parentheses: "
         f"{percent(result.confidence, 0)} percentile bootstrap intervals over "
         f"the test images ({number(result.resamples, 0)} resamples, seed {result.seed}, every model's answers on an "
-        "image resampled together). These describe these trained models on this test set: no test is made and no "
-        "verdict given."
+        "image resampled together); the interval of a mean over seeds holds the test images' noise only, not the "
+        "seeds'. These describe these trained models on this test set: no test is made and no verdict given."
     )
     return "\n".join(lines)

@@ -72,13 +72,14 @@ def _versus_best_member(arch: str, score: EnsembleScore) -> str:
     )
 
 
-def _spread(scores: Sequence[EnsembleScore]) -> str:
+def _spread(scores: Sequence[EnsembleScore], inside_brackets: bool = False) -> str:
+    """The ensembles' accuracy: one value, or the mean with the range (after a comma when already in brackets)."""
     if len(scores) == 1:
         return percent(scores[0].accuracy)
     summary = spread(scores)
-    return (
-        f"{percent(summary.accuracy_mean)} on average ({percent(summary.accuracy_low)} to "
-        f"{percent(summary.accuracy_high)})"
+    low_to_high = f"{percent(summary.accuracy_low)} to {percent(summary.accuracy_high)}"
+    return f"{percent(summary.accuracy_mean)} on average" + (
+        f", {low_to_high}" if inside_brackets else f" ({low_to_high})"
     )
 
 
@@ -172,7 +173,7 @@ def equal_count_lines(equal_count: EqualModelCount) -> list[str]:
             else "no verdict, since not every test is significant in one direction"
         )
         lines.append(
-            f"- Against {ensembles_count(len(scores), 'two-seed')} of {display_name(arch)} ({_spread(scores)}): "
+            f"- Against {ensembles_count(len(scores), 'two-seed')} of {display_name(arch)} ({_spread(scores, inside_brackets=True)}): "
             f"{_direction(equal_count, arch)}, {equal_count.significant(arch)} of {len(tests)} significant "
             f"({family}): {judged}."
         )
