@@ -116,8 +116,8 @@ def test_seed_ensembles_average_the_softmax_outputs_of_the_first_k_seeds(profile
     assert {arch: len(scores) for arch, scores in equal_cost.same.items()} == {"resnet50": 1, "resnext50_32x4d": 1}
     assert len(equal_cost.tests) == 8
     text = report.ensembles_markdown(scores, equal_cost)
-    assert "an ensemble of 2 seeds" in text and "At equal cost (two models)" in text
-    assert len(report.plot_reliability(runs, scores).axes) == 4
+    assert "an ensemble of 2 seeds" in text and "At equal model count (two models each)" in text
+    assert len(report.plot_reliability(runs, scores).axes) == 8  # per panel: the bins' images, their accuracy
 
 
 @pytest.fixture

@@ -83,10 +83,14 @@ def test_an_ensemble_worse_than_its_best_member_is_said_to_be_worse(profile):
     scores = report.seed_ensembles(runs)
     text = report.ensembles_markdown(scores, None)
     assert "ensemble of 3 seeds reaches 50.00 %" in text
-    assert "it is **worse than its best member** (resnet50 seed 0, 100.00 %), by 50.00 percentage points" in text
+    assert (
+        "this ensemble is **worse than its best member** on this test set (resnet50 seed 0, the most accurate "
+        "member on either half of the test images; 100.00 %), by 50.00 percentage points"
+    ) in text
     assert "a significant loss" in text and "significant gain" not in text
     table = report.ensemble_table(scores["resnet50"]).set_index("model")
-    assert table.loc["ResNet-50, 3 seeds", "vs best member (pp, McNemar p)"].startswith("-50.00 (p ")
+    column = "vs best member chosen on the other half (pp, Holm-adjusted McNemar p)"
+    assert table.loc["ResNet-50, 3 seeds", column].startswith("-50.00 (p ")
 
 
 # --- 1. temperature scaling that hurts is said to hurt -------------------------------------------
@@ -111,8 +115,9 @@ def test_temperature_scaling_that_raises_nll_is_said_not_to_help_with_the_fold_t
 
 
 def test_calibration_direction_follows_the_fitted_temperatures():
-    def score(*temperatures):
-        return report.analysis.ensembles.EnsembleScore("x", ("a",), 0.5, 1.0, 0.1, 0.9, 0.05, temperatures)
+    def score(*temperatures, gap=None):
+        gaps = (gap if gap is not None else 0.05 if temperatures[0] < 1 else -0.05,)
+        return report.analysis.ensembles.EnsembleScore("x", ("a",), 0.5, 1.0, 0.1, 0.9, 0.05, temperatures, gaps)
 
     assert score(0.8, 0.82).confidence == "under-confident"  # label smoothing: full's models
     assert score(1.3, 1.25).confidence == "over-confident"
@@ -130,10 +135,10 @@ def test_equal_cost_uses_every_mixed_pair_and_gives_no_verdict_without_a_test(pr
     runs = report.load_runs(profile)
     equal_cost = report.architecture_ensembles(runs)
     text = report.ensembles_markdown({}, equal_cost)
-    assert "the 4 ensemble(s) of one run of each architecture reach" in text
+    assert "the 4 mixed ensembles (one run of each architecture) reach" in text
     assert "does not beat" not in text and "beats" not in text
-    assert "**not shown to differ** from two seeds of ResNet-50" in text
-    table = report.equal_cost_table(equal_cost).set_index("two-model ensemble")
+    assert "- Against the two-seed ensemble of ResNet-50 (" in text and "**" not in text
+    table = report.equal_cost_table(equal_cost).set_index("two-model ensemble (equal model count)")
     assert table.loc["one run of each architecture", "pairs"] == 4
     accuracies = [score.accuracy for score in equal_cost.mixed]
     assert table.loc["one run of each architecture", "accuracy, mean (%)"] == pytest.approx(100 * np.mean(accuracies))

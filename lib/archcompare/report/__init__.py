@@ -13,6 +13,7 @@ notebook), readme (writes the README's generated blocks).
 from ..errors import ReportError
 from .analysis.bench import bench_timings
 from .analysis.cardinality import Trend, cardinality_trend
+from .analysis.consistency import error_consistency
 from .analysis.ensembles import architecture_ensembles, seed_ensembles
 from .analysis.pairs import Significance, compare_all, compare_pair
 from .analysis.penalty import data_penalty
@@ -34,14 +35,16 @@ from .runs import IncompleteRun, RunResult, Runs, load_runs
 from .tables import (
     cardinality_table,
     comparisons_table,
+    consistency_table,
     ensemble_table,
     equal_cost_table,
+    equal_model_count_table,
     headline_table,
     protocol_table,
     provenance_table,
     runs_table,
 )
-from .wording.calibration import caption_reliability
+from .wording.calibration import calibration_markdown, caption_reliability
 from .wording.captions import (
     caption_confusion,
     caption_headline,
@@ -50,6 +53,7 @@ from .wording.captions import (
 )
 from .wording.cardinality import caption_cardinality, cardinality_markdown
 from .wording.conclusions import conclusions
+from .wording.consistency import consistency_markdown
 from .wording.ensembles import ensembles_markdown
 from .wording.limitations import limitations
 from .wording.overview import overview_markdown, title_markdown, warnings_markdown
@@ -106,4 +110,9 @@ __all__ = [
     "styled",
     "title_markdown",
     "warnings_markdown",
+    "calibration_markdown",
+    "consistency_markdown",
+    "consistency_table",
+    "equal_model_count_table",
+    "error_consistency",
 ]

@@ -8,5 +8,6 @@ One module per concern, each importing only those above it:
 - timing: runs timed alike, slowdowns, wall times; bench: the blog's conditions as `make bench` timed them
 - pairs: two architectures paired by seed, and the verdict; per_class: per-class differences, confusions
 - headline: each architecture's accuracy and cost; cardinality: the sweep at equal complexity
-- ensembles: seed ensembles and two models at equal cost; penalty: what the copy of CIFAR-10 costs
+- ensembles: seed ensembles and two models each at equal model count; penalty: what the copy of CIFAR-10 costs
+- consistency: error consistency (kappa of per-image correctness) between architectures and between seeds
 """

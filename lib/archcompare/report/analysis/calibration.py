@@ -4,6 +4,9 @@ Ensembles average their members' softmax outputs; they are judged by accuracy, n
 log-likelihood and expected calibration error with 15 equal-width bins (Guo et al. 2017; the
 binning of google/uncertainty-baselines), before and after temperature scaling, since rankings by
 NLL and ECE can change once over-confidence is removed (Ashukha et al. 2020).
+
+Every score is computed in float64: the runs store their probabilities as float32, whose sums over
+10,000 images carry errors near the last digit the report shows.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, special
 
 from ..runs import RunResult, Runs
 
@@ -21,11 +24,22 @@ ECE_BINS = 15
 # Two halves of the test set whose fitted temperatures differ by more than this factor disagree on
 # the model's calibration: the test set is then too small to fit one temperature reliably.
 TEMPERATURE_AGREEMENT = 1.10
+# How many random halvings of the test set the temperature-scaled ECE is recomputed over (seeds 0 to
+# HALVINGS - 1; seed 0 gives the reported value): on 1,000 images it moves by about a point with the halves.
+HALVINGS = 10
+# A reliability bin is sparse below 1 % of the images or below 20 images: 20 images give an accuracy
+# whose binomial standard error is up to 11 points, too wide to place a bar against the diagonal.
+SPARSE_SHARE = 0.01
+SPARSE_COUNT = 20
+
+
+def as_float64(probabilities: np.ndarray) -> np.ndarray:
+    return np.asarray(probabilities, dtype=np.float64)
 
 
 def ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
-    """The members' mean softmax output."""
-    return np.mean(np.stack(probabilities), axis=0)
+    """The members' mean softmax output, in float64."""
+    return np.mean(np.stack([as_float64(p) for p in probabilities]), axis=0)
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -33,57 +47,95 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean -log p(true class); probabilities are clipped at 1e-12 so a confident miss stays finite."""
-    return float(-np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None))))
+    """Mean -log p(true class) in float64; probabilities are clipped at 1e-12 so a confident miss stays finite."""
+    true_class = as_float64(probabilities)[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(true_class, 1e-12, None))))
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Sum over equal-width confidence bins of |accuracy - confidence| weighted by the bin's share."""
+def _bins(probabilities: np.ndarray, labels: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each image's confidence (float64), correctness and equal-width bin, bins being (lo, hi]."""
+    probabilities = as_float64(probabilities)
     confidence = probabilities.max(1)
     correct = probabilities.argmax(1) == labels
-    # Bins are (lo, hi]: confidence 1.0 falls in the last; the lowest possible confidence is 1/classes > 0.
+    # Confidence 1.0 falls in the last bin; the lowest possible confidence is 1/classes > 0.
     which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
+    return confidence, correct, which
 
 
 def reliability(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> dict[str, np.ndarray]:
-    """Per equal-width confidence bin: its centre, mean confidence, accuracy and count."""
-    confidence = probabilities.max(1)
-    correct = probabilities.argmax(1) == labels
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    """Per equal-width confidence bin: its centre, mean confidence, accuracy, count and share of the images."""
+    confidence, correct, which = _bins(probabilities, labels, bins)
     count = np.bincount(which, minlength=bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_confidence = np.bincount(which, confidence, minlength=bins) / count
-        accuracy_in_bin = np.bincount(which, correct.astype(float), minlength=bins) / count
+        accuracy_in_bin = np.bincount(which, correct.astype(np.float64), minlength=bins) / count
     return {
         "centre": (np.arange(bins) + 0.5) / bins,
         "confidence": mean_confidence,
         "accuracy": accuracy_in_bin,
         "count": count,
+        "share": count / len(labels),
     }
 
 
+@dataclass(frozen=True)
+class CalibrationError:
+    """The ECE split by the side of the diagonal each bin lies on, and the count-weighted gap.
+
+    ``under + over`` is the ECE. ``gap`` is accuracy minus mean confidence over all images: each bin's
+    signed gap weighted by its share, so positive means under-confident where the images are.
+    """
+
+    under: float  # from bins whose accuracy is above their confidence
+    over: float  # from bins whose accuracy is below it
+    gap: float
+
+    @property
+    def ece(self) -> float:
+        return self.under + self.over
+
+
+def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> CalibrationError:
+    """ECE (Guo et al. 2017): the sum over bins of |accuracy - confidence| weighted by the bin's share."""
+    table = reliability(probabilities, labels, bins)
+    filled = table["count"] > 0
+    signed = table["share"][filled] * (table["accuracy"][filled] - table["confidence"][filled])
+    return CalibrationError(
+        under=float(signed[signed > 0].sum()), over=float(-signed[signed < 0].sum()), gap=float(signed.sum())
+    )
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Sum over equal-width confidence bins of |accuracy - confidence| weighted by the bin's share."""
+    return calibration_error(probabilities, labels, bins).ece
+
+
+def _log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(as_float64(probabilities), 1e-12, None))
+
+
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax(log p / T): for a single model the same as dividing its logits by T."""
-    logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
-    logits -= logits.max(1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(1, keepdims=True)
+    """Softmax(log p / T) in float64: for a single model the same as dividing its logits by T."""
+    return special.softmax(_log_probabilities(probabilities) / temperature, axis=1)
 
 
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """The temperature minimising NLL on these images (bounded search over log T)."""
-    result = optimize.minimize_scalar(
-        lambda log_t: negative_log_likelihood(apply_temperature(probabilities, float(np.exp(log_t))), labels),
-        bounds=(np.log(0.05), np.log(20.0)),
-        method="bounded",
-    )
+    log_p = _log_probabilities(probabilities)
+    true_class = log_p[np.arange(len(labels)), labels]
+
+    def nll(log_t: float) -> float:
+        temperature = float(np.exp(log_t))
+        return float(np.mean(special.logsumexp(log_p / temperature, axis=1) - true_class / temperature))
+
+    result = optimize.minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+def halves(images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two halves of the test images (index arrays), from a seeded permutation: the cross-fitting's folds."""
+    order = np.random.default_rng(seed).permutation(images)
+    return order[: images // 2], order[images // 2 :]
 
 
 @dataclass(frozen=True)
@@ -101,17 +153,24 @@ def cross_fitted_temperature_scaling(
     """Temperature-scaled probabilities, each half scaled by a temperature fitted on the other half.
 
     2-fold cross-fitting on the test set: no image is scaled by a temperature fitted on itself, so
-    NLL and ECE after scaling are not optimistic. The split is a fixed permutation of the images.
+    NLL and ECE after scaling are not optimistic. The split is :func:`halves` of the images.
     """
-    order = np.random.default_rng(seed).permutation(len(labels))
-    folds = (order[: len(order) // 2], order[len(order) // 2 :])
-    scaled = np.empty_like(probabilities, dtype=float)
+    folds = halves(len(labels), seed)
+    scaled = np.empty_like(probabilities, dtype=np.float64)
     temperatures = []
     for apply_to, fit_on in (folds, folds[::-1]):
         temperature = fit_temperature(probabilities[fit_on], labels[fit_on])
         scaled[apply_to] = apply_temperature(probabilities[apply_to], temperature)
         temperatures.append(temperature)
     return CrossFittedScaling(scaled, folds, (temperatures[0], temperatures[1]))
+
+
+def scaled_ece_over_halvings(probabilities: np.ndarray, labels: np.ndarray, halvings: int = HALVINGS) -> list[float]:
+    """The temperature-scaled ECE for each of ``halvings`` seeded random halvings (seeds 0, 1, ...)."""
+    return [
+        expected_calibration_error(cross_fitted_temperature_scaling(probabilities, labels, seed).probabilities, labels)
+        for seed in range(halvings)
+    ]
 
 
 class Change(Enum):
@@ -126,6 +185,17 @@ def change(before: float, after: float) -> Change:
     return Change.LOWERED if after < before else Change.RAISED if after > before else Change.UNCHANGED
 
 
+def label_smoothing(runs: Runs) -> dict[float, tuple[str, ...]]:
+    """Each label smoothing the complete runs were trained with (their config's ``label_smoothing``), with its runs.
+
+    A record without the field was trained without it (the config's default is 0).
+    """
+    values: dict[float, list[str]] = {}
+    for run in runs.complete:
+        values.setdefault(float(run.record.config.get("label_smoothing", 0.0)), []).append(run.label)
+    return {value: tuple(labels) for value, labels in values.items()}
+
+
 @dataclass(frozen=True, eq=False)
 class ReliabilityPanel:
     """One reliability diagram: a single model (one run) or an ensemble of an architecture's seeds."""
@@ -133,11 +203,50 @@ class ReliabilityPanel:
     arch: str
     members: tuple[RunResult, ...]
     bins: Mapping[str, np.ndarray]  # :func:`reliability` of the members' mean softmax output
-    ece: float
+    error: CalibrationError
+
+    @property
+    def ece(self) -> float:
+        return self.error.ece
 
     @property
     def single(self) -> bool:
         return len(self.members) == 1
+
+    @property
+    def sparse(self) -> np.ndarray:
+        """Per bin: whether it holds images, but too few to place its accuracy (:data:`SPARSE_SHARE`, :data:`SPARSE_COUNT`)."""
+        count = self.bins["count"]
+        return (count > 0) & ((self.bins["share"] < SPARSE_SHARE) | (count < SPARSE_COUNT))
+
+    @property
+    def dense(self) -> np.ndarray:
+        return (self.bins["count"] > 0) & ~self.sparse
+
+    @property
+    def fullest_share(self) -> float:
+        """The share of the images in the fullest bin."""
+        return float(self.bins["share"].max())
+
+    def _side(self, below: bool) -> np.ndarray:
+        """Per bin: whether it holds images and its accuracy lies below (or above) its mean confidence."""
+        filled = self.bins["count"] > 0
+        with np.errstate(invalid="ignore"):
+            gap = self.bins["accuracy"] - self.bins["confidence"]
+        return filled & ((gap < 0) if below else (gap > 0))
+
+    @property
+    def bars_below(self) -> int:
+        """Drawn bins (sparse or not) whose accuracy is below their mean confidence: over-confident bins."""
+        return int(self._side(below=True).sum())
+
+    @property
+    def bars_above(self) -> int:
+        return int(self._side(below=False).sum())
+
+    def share_on_side(self, below: bool) -> float:
+        """The share of the images in the bins below (or above) the diagonal."""
+        return float(self.bins["share"][self._side(below)].sum())
 
 
 def reliability_panels(runs: Runs, ensembles: Mapping[str, object]) -> list[ReliabilityPanel]:
@@ -153,10 +262,7 @@ def reliability_panels(runs: Runs, ensembles: Mapping[str, object]) -> list[Reli
             labels = group[0].labels
             panels.append(
                 ReliabilityPanel(
-                    arch,
-                    tuple(group),
-                    reliability(probabilities, labels),
-                    expected_calibration_error(probabilities, labels),
+                    arch, tuple(group), reliability(probabilities, labels), calibration_error(probabilities, labels)
                 )
             )
     return panels

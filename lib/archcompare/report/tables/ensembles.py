@@ -1,52 +1,69 @@
-"""The ensembles' tables: scores before and after temperature scaling, and two models at equal cost."""
+"""The ensembles' tables: scores before and after temperature scaling, and two models each at equal model count.
+
+Cells that the text also quotes are formatted here with the text's formatters (ECE with one decimal,
+NLL with three, p as the text gives it), so a number reads the same in both.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..analysis.ensembles import EnsembleScore, EqualCost, spread
-from ..format import number
+from ..analysis.ensembles import EnsembleScore, EqualModelCount, spread
+from ..format import number, p_value
+from ..wording.calibration import ece_number, nll_text
+from ..wording.ensembles import kind_name
+
+
+def _scaled_ece(score: EnsembleScore) -> str:
+    spread_ = score.ece_scaled_range
+    value = ece_number(score.ece_scaled)
+    return value if spread_ is None else f"{value} ({ece_number(spread_[0])} to {ece_number(spread_[1])})"
 
 
 def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
     """Accuracy, NLL and ECE before and after temperature scaling; the ensemble against its best member."""
     rows = []
     for score in scores:
-        difference = score.difference_vs_best_member
+        comparison = score.versus_member
         versus = "—"
-        if difference is not None:
-            versus = f"{number(100 * difference, sign=True)} (p {score.mcnemar_vs_best_member.p_value:.3g})"
+        if comparison is not None:
+            versus = f"{number(100 * comparison.difference, sign=True)} ({p_value(comparison.p_adjusted)})"
         rows.append(
             {
                 "model": score.name,
                 "accuracy (%)": 100 * score.accuracy,
-                "NLL": score.nll,
-                "ECE (%)": 100 * score.ece,
-                "NLL, temperature-scaled": score.nll_scaled,
-                "ECE (%), temperature-scaled": 100 * score.ece_scaled,
+                "NLL": nll_text(score.nll),
+                "ECE (%)": ece_number(score.ece),
+                "NLL, temperature-scaled": nll_text(score.nll_scaled),
+                "ECE (%), temperature-scaled (range over halvings)": _scaled_ece(score),
                 "fitted temperatures": ", ".join(number(t) for t in score.temperatures)
                 if len(score.temperatures) <= 2
                 else f"{number(min(score.temperatures))} to {number(max(score.temperatures))}",
-                "vs best member (pp, McNemar p)": versus,
+                "vs best member chosen on the other half (pp, Holm-adjusted McNemar p)": versus,
             }
         )
     return pd.DataFrame(rows)
 
 
-def equal_cost_table(equal_cost: EqualCost) -> pd.DataFrame:
-    """Two models at equal cost: each kind of two-model ensemble over every pair of runs, as mean and range."""
-    groups = [("one run of each architecture", equal_cost.mixed)]
-    groups += [(f"two seeds of {arch}", scores) for arch, scores in equal_cost.same.items()]
+def equal_model_count_table(equal_count: EqualModelCount) -> pd.DataFrame:
+    """Two models each: each kind of two-model ensemble over every pair of runs, as mean and range, with its compute."""
+    groups = [("mixed", equal_count.mixed)] + list(equal_count.same.items())
     rows = []
-    for name, scores in groups:
+    for kind, scores in groups:
         summary = spread(scores)
+        compute = equal_count.compute[kind]
         rows.append(
             {
-                "two-model ensemble": name,
+                "two-model ensemble (equal model count)": kind_name(kind),
                 "pairs": summary.count,
                 "accuracy, mean (%)": 100 * summary.accuracy_mean,
                 "accuracy, range (%)": f"{number(100 * summary.accuracy_low)} to {number(100 * summary.accuracy_high)}",
-                "NLL, mean": summary.nll_mean,
+                "NLL, mean": nll_text(summary.nll_mean),
+                "training time, mean (s)": number(compute.mean_seconds, 0),
+                "timed on": ", ".join(compute.devices),
             }
         )
     return pd.DataFrame(rows)
+
+
+equal_cost_table = equal_model_count_table  # the earlier name

@@ -6,5 +6,6 @@ fits, tests or computes an interval, a quantile or a seeds-needed number.
 - overview: title, what the report covers, warnings; conclusions: accuracy, significance, power, the blog
 - timing: training time and the blog's timing claim; limitations; penalty: what the data copy costs
 - cardinality, ensembles, calibration: their sections and figure captions; captions: the other figures'
+- consistency: error consistency between architectures and between seeds, described without a verdict
 - readme: the README's generated blocks
 """

@@ -1,13 +1,51 @@
-"""Calibration in words: what temperature scaling did, the fitted temperatures, and the reliability caption."""
+"""Calibration in words: what temperature scaling did, which way the models err, label smoothing, the caption.
+
+The words follow the count-weighted picture: the fitted temperatures and the gap between accuracy
+and mean confidence over all images, which weights each reliability bin by its images. A diagram's
+sparse low-confidence bins can lie below the diagonal while most images sit in one bin above it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from ..analysis.calibration import Change, reliability_panels
+from ..analysis.calibration import (
+    HALVINGS,
+    SPARSE_COUNT,
+    SPARSE_SHARE,
+    Change,
+    ReliabilityPanel,
+    label_smoothing,
+    reliability_panels,
+)
 from ..analysis.ensembles import EnsembleScore
-from ..format import display_name, number, percent
+from ..format import display_name, number, share
 from ..runs import Runs
+
+# Local formatters, one rounding per quantity across the text and the tables (format.py has none for
+# these yet; to be unified there): ECE as a percentage with one decimal, since on 1,000 images the
+# temperature-scaled ECE moves by about a point with the halves; NLL with three decimals.
+
+
+def ece_number(value: float) -> str:
+    """An ECE (a fraction) as a table cell in percent: ``0.0597`` -> ``"6.0"``."""
+    return number(100 * value, 1)
+
+
+def ece_text(value: float) -> str:
+    return f"{ece_number(value)} %"
+
+
+def nll_text(value: float) -> str:
+    return number(value, 3)
+
+
+def ece_range_text(score: EnsembleScore) -> str:
+    """The scaled ECE's range over the random halvings: ``"2.9 % to 3.3 % over 10 random halvings"``; '' without."""
+    spread = score.ece_scaled_range
+    if spread is None:
+        return ""
+    return f"{ece_text(spread[0])} to {ece_text(spread[1])} over {len(score.ece_scaled_halvings)} random halvings"
 
 
 def _temperatures(score: EnsembleScore) -> str:
@@ -17,15 +55,36 @@ def _temperatures(score: EnsembleScore) -> str:
     return f"{number(values[0])} to {number(values[-1])} over {len(values) // 2} models' halves"
 
 
+def _points(value: float) -> str:
+    return number(100 * abs(value), 1)
+
+
+def _gap(score: EnsembleScore) -> str:
+    """Accuracy against mean confidence, weighted by the images: ``"accuracy is 3.6 points above the mean confidence"``."""
+    gaps = sorted(score.calibration_gaps)
+    if gaps[0] > 0 or gaps[-1] < 0:
+        side = "above" if gaps[0] > 0 else "below"
+        low, high = _points(min(gaps, key=abs)), _points(max(gaps, key=abs))
+        size = low if low == high else f"{low} to {high}"
+        return f"accuracy is {size} points {side} the mean confidence"
+    return (
+        f"accuracy minus mean confidence ranges from {number(100 * gaps[0], 1, sign=True)} to "
+        f"{number(100 * gaps[-1], 1, sign=True)} points"
+    )
+
+
 def scaling_text(what: str, score: EnsembleScore) -> str:
     """Whether temperature scaling helped (NLL and ECE), the fitted temperatures, and the confidence they show."""
     if not score.temperatures:
         return ""
     nll, ece = score.nll_scaling, score.ece_scaling
     helped = nll is Change.LOWERED and ece is Change.LOWERED
+    spread = ece_range_text(score)
     text = (
-        f"{what}: temperature scaling {nll.value} NLL ({number(score.nll, 3)} → {number(score.nll_scaled, 3)}) and "
-        f"{ece.value} ECE ({percent(score.ece, 1)} → {percent(score.ece_scaled, 1)})"
+        f"{what}: temperature scaling {nll.value} NLL ({nll_text(score.nll)} → {nll_text(score.nll_scaled)}) and "
+        f"{ece.value} ECE ({ece_text(score.ece)} → {ece_text(score.ece_scaled)}"
+        + (f"; {spread}" if spread else "")
+        + ")"
         + (
             ""
             if helped
@@ -40,7 +99,9 @@ def scaling_text(what: str, score: EnsembleScore) -> str:
             ", which differ by more than 10 %: the test set is too small to fit a temperature reliably, so "
             "the scaled scores say little."
         )
-    return text + f", so the {'models are' if len(score.temperatures) > 2 else 'model is'} {score.confidence}."
+    several = len(score.temperatures) > 2
+    gap = f" and, weighted by the images, {_gap(score)}" if score.calibration_gaps else ""
+    return text + gap + f", so the {'models are' if several else 'model is'} {score.confidence}."
 
 
 def panel_name(members: int, first_seed: int) -> str:
@@ -48,12 +109,117 @@ def panel_name(members: int, first_seed: int) -> str:
     return f"seed {first_seed}" if members == 1 else f"ensemble of {members}"
 
 
+def _title(panel: ReliabilityPanel) -> str:
+    return f"{display_name(panel.arch)} {panel_name(len(panel.members), panel.members[0].seed)}"
+
+
+def _share_range(values: Sequence[float]) -> str:
+    low, high = min(values), max(values)
+    return share(low) if share(low) == share(high) else f"{share(low)} to {share(high)}"
+
+
+def sparse_rule() -> str:
+    return f"under {share(SPARSE_SHARE)} of the images or under {SPARSE_COUNT} images"
+
+
+def _weighted_direction(panels: Sequence[ReliabilityPanel]) -> str:
+    """What the panels show weighted by their images, and how that sits with the count of bars on each side.
+
+    A panel's count-weighted gap is positive exactly when its bins above the diagonal give more of
+    its ECE than those below (the gap is the one part minus the other).
+    """
+    under = [panel for panel in panels if panel.error.gap > 0]
+    over = [panel for panel in panels if panel.error.gap < 0]
+    if len(under) != len(panels) and len(over) != len(panels):
+        return (
+            f"Weighted by their images, {len(under)} of {len(panels)} panels are under-confident "
+            f"({', '.join(_title(panel) for panel in under)}) and {len(over)} over-confident "
+            f"({', '.join(_title(panel) for panel in over)})."
+        )
+    majority_below = not under  # the side of the diagonal that holds most of each panel's ECE
+    direction = "over-confident" if majority_below else "under-confident"
+    text = (
+        f"Weighted by their images, every panel is {direction}: the bins "
+        f"{'below' if majority_below else 'above'} the diagonal give most of its ECE"
+    )
+    outnumbered = [
+        panel
+        for panel in panels
+        if (panel.bars_above if majority_below else panel.bars_below)
+        > (panel.bars_below if majority_below else panel.bars_above)
+    ]
+    if outnumbered:
+        shares = [panel.share_on_side(below=not majority_below) for panel in outnumbered]
+        text += (
+            f". In {len(outnumbered)} of {len(panels)} panels more bars lie {'above' if majority_below else 'below'} "
+            f"the diagonal than {'below' if majority_below else 'above'} it, but those bins hold only "
+            f"{_share_range(shares)} of the images"
+        )
+    return text + "."
+
+
 def caption_reliability(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]]) -> str:
+    panels = reliability_panels(runs, ensembles)
     parts = [
-        f"{display_name(panel.arch)} {panel_name(len(panel.members), panel.members[0].seed)} {percent(panel.ece, 1)}"
-        for panel in reliability_panels(runs, ensembles)
+        f"{_title(panel)} {ece_text(panel.ece)} ({_points(panel.error.under)} above, {_points(panel.error.over)} below)"
+        for panel in panels
     ]
     return (
-        "**Reliability diagrams**: accuracy in each of 15 confidence bins; bars below the diagonal mean "
-        "over-confidence, above it under-confidence. ECE: " + "; ".join(parts) + "."
+        "**Reliability diagrams** of each architecture's first seed and of its seed ensemble. Upper panel: the "
+        "share of the test images in each of 15 equal-width confidence bins; the fullest bin holds "
+        f"{_share_range([panel.fullest_share for panel in panels])} of the images. Lower panel: the accuracy in "
+        "each bin; a bar below the dashed diagonal means over-confidence in that bin, above it under-confidence. "
+        f"Hollow bars are sparse bins ({sparse_rule()}), whose accuracy rests on few images. "
+        + _weighted_direction(panels)
+        + " ECE, and the points of it from bins above and below the diagonal: "
+        + "; ".join(parts)
+        + "."
     )
+
+
+def _smoothing_text(runs: Runs) -> tuple[str, float | None]:
+    """The label smoothing the runs were trained with, and its one value when every run had the same."""
+    values = label_smoothing(runs)
+    if set(values) == {0.0}:
+        return "", None
+    if len(values) == 1:
+        value = next(iter(values))
+        classes = runs.complete[0].record.num_classes
+        target = 1 - value + value / classes
+        return (
+            f"Every run was trained with label smoothing {text_value(value)} (the runs' config "
+            f"`label_smoothing`): the training target of the true class is {number(target, 2)}, not 1, so it shapes "
+            "every NLL, ECE and temperature in this section.",
+            value,
+        )
+    listed = "; ".join(f"{text_value(value)} ({', '.join(labels)})" for value, labels in values.items())
+    return (
+        f"The runs were trained with different label smoothing (config `label_smoothing`): {listed}; it shapes "
+        "every NLL, ECE and temperature in this section, so their scores are not comparable on calibration.",
+        None,
+    )
+
+
+def text_value(value: float) -> str:
+    return number(value, 2).rstrip("0").rstrip(".") or "0"
+
+
+def calibration_markdown(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]]) -> str:
+    """Label smoothing when it is on, the count-weighted direction, and smoothing as a likely cause of under-confidence."""
+    smoothing, value = _smoothing_text(runs)
+    scores = [score for rows in ensembles.values() for score in rows]
+    lines = [smoothing] if smoothing else []
+    if scores and value and all(score.confidence == "under-confident" for score in scores):
+        lines.append(
+            "Every model and ensemble above is under-confident (every fitted temperature below 1, accuracy above "
+            "the mean confidence). Label smoothing is a likely cause: it trains the outputs away from "
+            'certainty (Müller et al. 2019, "When does label smoothing help?"). No run here was trained '
+            "without it, so the report cannot say more than likely."
+        )
+    if scores:
+        lines.append(
+            f"The temperature-scaled ECE is shown with its range over {HALVINGS} random halvings of the test "
+            f"images (seeds 0 to {HALVINGS - 1}; seed 0 gives the value shown), since which images fit the "
+            "temperature moves it."
+        )
+    return "\n\n".join(lines)
