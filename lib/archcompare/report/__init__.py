@@ -54,6 +54,7 @@ from .wording.ensembles import ensembles_markdown
 from .wording.limitations import limitations
 from .wording.overview import overview_markdown, title_markdown, warnings_markdown
 from .wording.readme import readme_headline, readme_timings
+from .wording.timing import headline_notes
 
 __all__ = [
     "BLOG_POST",
@@ -106,4 +107,5 @@ __all__ = [
     "styled",
     "title_markdown",
     "warnings_markdown",
+    "headline_notes",
 ]
