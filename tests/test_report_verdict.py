@@ -383,6 +383,51 @@ def test_per_class_differences_are_holm_adjusted_over_the_classes_and_pooled_bel
     assert "from the 2 seeds' pooled McNemar counts: a Wald interval" in caption and "binomial" not in caption
 
 
+def test_cardinality_one_seed_fit_is_a_description_with_the_right_reason_for_no_verdict(tmp_path, tiny_runs):
+    sweep = tmp_path / "outputs" / "sweep"
+    index = np.arange(24)
+    for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12)):
+        target = sweep / "runs" / f"{arch}-seed0"
+        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
+        edit_summary(target, arch=arch, config={"arch": arch})
+        set_correct(target, index < correct)
+    trend = report.cardinality_trend(report.load_runs(sweep))
+    x, y = np.log2([1, 2, 4, 8, 32]), np.array([10, 14, 11, 15, 12]) / 24
+    fit = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, 3) * fit.stderr
+    assert (trend.fit.slope, trend.fit.low, trend.fit.high) == pytest.approx(
+        (fit.slope, fit.slope - half, fit.slope + half)
+    )
+    assert trend.verdict is report.Trend.NO_VERDICT
+    text = report.cardinality_markdown(trend)
+    assert f"95% interval of that slope {format.number(100 * (fit.slope - half), sign=True)} to" in text
+    assert "That interval describes the fit" in text
+    assert "No trend verdict is given: every variant has one seed" in text and "at least 3 seeds" in text
+    assert set(bolds(text)) == set()
+
+
+def test_cardinality_trend_verdict_needs_three_seeds_of_every_variant(tmp_path, tiny_runs):
+    # Every seed gains one image per doubling: the per-seed slopes agree exactly and their interval excludes 0.
+    sweep = tmp_path / "outputs" / "sweep"
+    index = np.arange(24)
+    for seeds in ((0, 1), (0, 1, 2)):
+        for arch in VARIANTS:
+            doublings = int(np.log2([1, 2, 4, 8, 32][VARIANTS.index(arch)]))
+            for seed in seeds:
+                target = sweep / "runs" / f"{arch}-seed{seed}"
+                if not target.exists():
+                    shutil.copytree(
+                        tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt")
+                    )
+                    edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
+                set_correct(target, index < 10 + doublings)
+        trend = report.cardinality_trend(report.load_runs(sweep))
+        assert trend.slope_interval.excludes_zero()
+        expected = report.Trend.RISES if len(seeds) >= 3 else report.Trend.NO_VERDICT
+        assert trend.verdict is expected, seeds
+    assert "**accuracy rises with cardinality**" in report.cardinality_markdown(trend)
+
+
 def test_runs_whose_epoch_times_scatter_are_flagged_and_left_out_of_the_judged_interval(profile):
     under_blog_conditions(profile)
     for seed, other in ((0, 13.0), (1, 19.0), (2, 13.0)):
