@@ -59,7 +59,7 @@ def test_a_quantity_reads_the_same_in_the_table_the_text_and_the_readme(profile)
     table = report.headline_table(runs).set_index("architecture")
     assert table.loc["resnet50", "test accuracy"].startswith("90.87 % ± ")
     headline = report.readme_headline(runs)
-    assert "| ResNet-50 | 90.87 % ± " in headline and "+0.58 percentage points" in headline
+    assert "| ResNet-50 | 90.87 % ± " in headline and "ahead by 0.58 percentage points" in headline
     comparisons = report.styled(report.comparisons_table(runs))._repr_markdown_()
     assert "| 0.58 |" in comparisons and "0.57" not in comparisons
 
@@ -400,14 +400,18 @@ def test_paired_and_welch_intervals_power_and_the_two_seed_warning(profile):
     assert (
         "Unpaired, Welch's 95% interval over all 4 runs is" in text and "The verdict uses the paired interval" in text
     )
-    assert "With two seeds the t quantile is 12.7" in text and "one more seed can flip this verdict" in text
+    # Issue 28: two seeds give no verdict, and the power is a range over the spread's interval (not one number).
+    assert "No verdict is possible with 2 paired seeds: with two the t quantile is 12.7" in text
     # per-seed differences next to the headline
     assert "per seed, in points: seed 0 +16.67, seed 1 +25.00" in text
     sd = pair.difference_sd
     needed = pair.seeds_needed(0.005)
     assert statistics.paired_t_power(0.005, sd, needed) >= 0.8 > statistics.paired_t_power(0.005, sd, needed - 1)
-    assert f"needs {pair.seeds_needed(abs(pair.mean_difference))} paired seeds to resolve a difference of" in text
-    assert f"and {needed:,} paired seeds to resolve a difference of 0.50 points (of the blog's size)" in text
+    (observed, blog) = pair.power
+    assert blog.at_estimate == needed and blog.fewest <= needed <= (blog.most or 10_000)
+    assert f"needs {observed.fewest:,} to {observed.most:,} paired seeds to resolve a difference of" in text
+    most = f"{blog.most:,}" if blog.most else "more than 10,000"
+    assert f"and {blog.fewest:,} to {most} paired seeds to resolve a difference of 0.50 points" in text
 
 
 def test_power_matches_a_simulation():
@@ -441,7 +445,8 @@ def test_per_class_differences_have_intervals(profile):
     figure = report.plot_per_class_difference(runs, pairs)
     (axes,) = figure.axes
     assert len(axes.patches) == len(runs.complete[0].record.classes)
-    assert "minus ResNet-50" in axes.get_title() and "t-interval over 2 seeds" in axes.get_title()
+    # Issue 28: below 3 seeds the per-class intervals pool the seeds' McNemar counts (a Wald interval).
+    assert "minus ResNet-50" in axes.get_title() and "2 seeds pooled, Wald interval" in axes.get_title()
 
 
 # --- 3. the published report where readers are ------------------------------------------------------

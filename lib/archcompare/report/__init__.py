@@ -58,6 +58,7 @@ from .wording.ensembles import ensembles_markdown
 from .wording.limitations import limitations
 from .wording.overview import overview_markdown, title_markdown, warnings_markdown
 from .wording.readme import readme_headline, readme_timings
+from .wording.timing import headline_notes
 
 __all__ = [
     "BLOG_POST",
@@ -115,4 +116,5 @@ __all__ = [
     "consistency_table",
     "equal_model_count_table",
     "error_consistency",
+    "headline_notes",
 ]

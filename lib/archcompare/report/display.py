@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from .format import number, text
 
-__all__ = ["FIGURE_DPI", "Captions", "Table", "styled"]
+__all__ = ["FIGURE_DPI", "SCROLLING_CONTAINER", "Captions", "Table", "styled"]
 
 
 def _cell(value: Any) -> str:
@@ -32,7 +32,9 @@ class Table:
     """A table for the report: HTML (a pandas Styler) in the notebook and report.html, Markdown in report.md.
 
     Both forms come from the same cell strings (:func:`_cell`), so a number reads the same in the
-    table, in the text and in the README.
+    table, in the text and in the README. In HTML the table sits in a container that scrolls
+    sideways (:data:`SCROLLING_CONTAINER`), so a wide table (the appendix's runs) stays inside a
+    1280-pixel window instead of running off its right edge.
     """
 
     def __init__(self, table: pd.DataFrame):
@@ -40,7 +42,7 @@ class Table:
         self.cells = table.map(_cell) if len(table) else table.astype(str)
 
     def _repr_html_(self) -> str:
-        return self.cells.style.hide(axis="index").to_html()
+        return f'<div style="{SCROLLING_CONTAINER}">{self.cells.style.hide(axis="index").to_html()}</div>'
 
     def _repr_markdown_(self) -> str:
         def row(values: Iterable[Any]) -> str:
@@ -49,6 +51,11 @@ class Table:
         lines = [row(self.cells.columns), row("---" for _ in self.cells.columns)]
         lines += [row(values) for values in self.cells.itertuples(index=False)]
         return "\n".join(lines)
+
+
+# The CSS of the container every HTML table sits in: never wider than the page, scrolling sideways when the
+# table is wider.
+SCROLLING_CONTAINER = "max-width: 100%; overflow-x: auto"
 
 
 def styled(table: pd.DataFrame) -> Table:

@@ -1,4 +1,12 @@
-"""Names and number formats shared by the tables, figures and wording: the report's one rounding."""
+"""Names and number formats shared by the tables, figures and wording: the report's one rounding.
+
+One formatter per quantity, used by the report's text, its tables, its captions and the README alike,
+so that a quantity reads the same wherever it appears: accuracies and their differences to 2 decimals
+(:func:`percent`, :func:`points`), p-values to 3 (:func:`p`, :func:`p_value`), seconds per epoch to 2
+(:func:`seconds_per_epoch`), images per second to whole images (:func:`images_per_second`), ECE to one
+decimal of a percent (:func:`ece`), NLL to 3 decimals (:func:`nll`), time ratios to 2 (:func:`ratio`),
+relative changes to whole percents (:func:`share`), sizes in millions of parameters and GMACs to 2.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +24,32 @@ __all__ = [
     "agreed",
     "dataset_name",
     "display_name",
+    "ece",
+    "gmacs",
+    "images_per_second",
     "interval_points",
     "markdown_list",
+    "million_params",
+    "nll",
     "number",
+    "p",
     "p_value",
     "per_device",
     "percent",
     "points",
     "ratio",
+    "seconds_per_epoch",
     "share",
     "text",
 ]
+
+# The decimals of each quantity, wherever it is shown.
+P_DIGITS = 3  # below 0.001 a p-value is shown as "< 0.001"
+SECONDS_PER_EPOCH_DIGITS = 2
+IMAGES_PER_SECOND_DIGITS = 0
+ECE_DIGITS = 1  # of a percent: on 500 test images ECE moves by about a point with the choice of halves
+NLL_DIGITS = 3
+SIZE_DIGITS = 2  # millions of parameters, GMACs
 
 
 def number(value: float, digits: int = 2, sign: bool = False) -> str:
@@ -77,8 +100,42 @@ def per_device(values: Mapping[str, float], show: Callable[[float], str]) -> str
     return "; ".join(f"{show(value)} ({device})" for device, value in values.items())
 
 
-def p_value(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def p(value: float) -> str:
+    """A p-value: ``"0.124"``, or ``"< 0.001"`` below 0.001."""
+    return f"< {number(0.1**P_DIGITS, P_DIGITS)}" if value < 0.1**P_DIGITS else number(value, P_DIGITS)
+
+
+def p_value(value: float, name: str = "p") -> str:
+    """``"p = 0.124"``, ``"p < 0.001"``; ``name`` for an adjusted one (``"Holm-adjusted p = 0.248"``)."""
+    shown = p(value)
+    return f"{name} {shown}" if shown.startswith("<") else f"{name} = {shown}"
+
+
+def seconds_per_epoch(value: float) -> str:
+    return number(value, SECONDS_PER_EPOCH_DIGITS)
+
+
+def images_per_second(value: float) -> str:
+    return number(value, IMAGES_PER_SECOND_DIGITS)
+
+
+def ece(fraction: float, unit: bool = True) -> str:
+    """An expected calibration error (a fraction) as a percentage: ``0.0597`` -> ``"6.0 %"`` (``"6.0"`` without unit)."""
+    value = number(100 * fraction, ECE_DIGITS)
+    return f"{value} %" if unit else value
+
+
+def nll(value: float) -> str:
+    """A negative log-likelihood (nats per image): ``0.3687`` -> ``"0.369"``."""
+    return number(value, NLL_DIGITS)
+
+
+def million_params(count: int) -> str:
+    return number(count / 1e6, SIZE_DIGITS)
+
+
+def gmacs(count: int) -> str:
+    return number(count / 1e9, SIZE_DIGITS)
 
 
 def text(value: Any) -> str:

@@ -10,16 +10,21 @@ import numpy as np
 
 from ...architectures import cardinality_of
 from ..runs import Runs
-from .reference import CONFIDENCE
-from .statistics import MeanInterval, least_squares_slope, mean_confidence_interval
+from .reference import CONFIDENCE, MIN_VERDICT_SEEDS
+from .statistics import MeanInterval, SlopeFit, least_squares_fit, least_squares_slope, mean_confidence_interval
 
 
 class Trend(Enum):
-    """Accuracy against cardinality, judged on the interval of the slope over seeds."""
+    """Accuracy against cardinality, judged on the interval of the per-seed slopes over seeds.
+
+    As for the architecture verdict, a trend verdict needs MIN_VERDICT_SEEDS or more seeds of every
+    variant; with fewer there is none (NO_VERDICT), whatever a fitted line's own interval says.
+    """
 
     RISES = "rises"
     FALLS = "falls"
-    UNDECIDED = "undecided"
+    UNDECIDED = "undecided"  # enough seeds, and the interval over seeds includes 0
+    NO_VERDICT = "no verdict"  # fewer than MIN_VERDICT_SEEDS seeds of some variant
 
 
 # ImageNet-1k top-1 error (%) of ResNeXt-50 at equal complexity by cardinality (Xie et al. 2017,
@@ -52,12 +57,24 @@ class CardinalityTrend:
     points: tuple[CardinalityPoint, ...]  # by cardinality
     seed_slopes: tuple[float, ...]  # per seed: least-squares slope of accuracy (fraction) on log2(cardinality)
     slope_interval: MeanInterval | None  # of the mean per-seed slope; None with fewer than two seeds
+    fit: SlopeFit | None = None  # one least-squares line through every run: a description, never the verdict
+
+    @property
+    def fewest_seeds(self) -> int:
+        """The fewest seeds any variant has."""
+        return min(len(point.accuracies) for point in self.points)
+
+    @property
+    def verdict_possible(self) -> bool:
+        return self.fewest_seeds >= MIN_VERDICT_SEEDS and len(self.seed_slopes) >= MIN_VERDICT_SEEDS
 
     @property
     def verdict(self) -> Trend:
-        """Judged on the interval of the slope over seeds, not on the means."""
+        """Judged on the interval of the slope over seeds, not on the means, and only with enough seeds."""
         interval = self.slope_interval
-        if interval is None or not interval.excludes_zero():
+        if interval is None or not self.verdict_possible:
+            return Trend.NO_VERDICT
+        if not interval.excludes_zero():
             return Trend.UNDECIDED
         return Trend.RISES if interval.low > 0 else Trend.FALLS
 
@@ -138,4 +155,7 @@ def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> Cardinality
         if len(xs) >= MIN_CARDINALITY_VARIANTS:
             slopes.append(least_squares_slope(np.array(xs), np.array(ys)))
     interval = mean_confidence_interval(np.array(slopes), confidence) if len(slopes) > 1 else None
-    return CardinalityTrend(tuple(points), tuple(slopes), interval)
+    runs_x = [np.log2(point.cardinality) for point in points for _ in point.accuracies]
+    runs_y = [accuracy for point in points for accuracy in point.accuracies]
+    fit = least_squares_fit(np.array(runs_x), np.array(runs_y), confidence) if len(runs_x) >= 3 else None
+    return CardinalityTrend(tuple(points), tuple(slopes), interval, fit)

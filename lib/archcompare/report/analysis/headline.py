@@ -1,17 +1,24 @@
 """Each architecture at a glance: accuracy over seeds and training cost per device model.
 
 The headline table and the README's result block show the same numbers, so both read them here.
-Costs are kept per device model, never pooled across models: that would mix hardware in.
+Costs are kept per device model, never pooled across models: that would mix hardware in. The blog's
+"about 1.3x" is set only beside a time measured as the blog's loop ran (:func:`blog_condition_timings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ...errors import ReportError
+from ...paths import BENCH_DIR
 from ..runs import RunResult, Runs
+from .bench import bench_timings
+from .pairs import compare_pair
+from .reference import BLOG_POST, BLOG_STEP_MODE, Reference
 
 
 @dataclass(frozen=True)
@@ -57,4 +64,41 @@ def summarise(runs: Runs, baseline: str | None) -> list[ArchitectureSummary]:
                 time_vs_baseline={device: seconds[device] / base[device] for device in seconds if device in base},
             )
         )
+    return result
+
+
+@dataclass(frozen=True)
+class BlogConditionTiming:
+    """The reference pair's time ratio measured exactly as the blog's loop ran, on a device model these runs used."""
+
+    device: str
+    time_ratio: float  # the slower architecture's time per image over the faster one's
+    source: str  # "these runs" or the bench file it comes from
+
+
+def blog_condition_timings(
+    runs: Runs, bench_dir: Path | None = None, reference: Reference = BLOG_POST
+) -> list[BlogConditionTiming]:
+    """Timings of the reference's pair under its exact conditions (fp32, batch 32, default layout, eager steps).
+
+    Either these runs' own (a `blog` profile's, timed alike), or `make bench`'s rows on a device model
+    one of these runs was trained on: bench files are named per device type (``bench-cuda``), so the
+    match is by the device model recorded inside the file, never by the file's name.
+    """
+    faster, slower = reference.faster, reference.slower
+    if not runs.of(faster) or not runs.of(slower):
+        return []
+    result = []
+    try:
+        pair = compare_pair(runs, faster, slower, reference)
+    except ReportError:
+        pair = None
+    for group in pair.timings if pair else ():
+        if group.at_blog_conditions:
+            result.append(BlogConditionTiming(group.device, group.time_ratio, "these runs"))
+    devices = {run.record.env.device_name for run in runs.complete}
+    bench_dir = runs.profile_dir.parent / BENCH_DIR if bench_dir is None else bench_dir
+    for timing in bench_timings(bench_dir, faster, slower, reference):
+        if timing.step_mode == BLOG_STEP_MODE and timing.device in devices:
+            result.append(BlogConditionTiming(timing.device, timing.time_ratio, f"`make bench`, {timing.source}"))
     return result

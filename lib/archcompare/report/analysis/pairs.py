@@ -1,8 +1,12 @@
 """Two architectures paired by seed: accuracy on the same test images, and its verdict.
 
-McNemar's exact test per seed asks whether the two trained models differ on this test set; the
-t-interval over seeds asks whether the architectures differ beyond seed-to-seed variation; the
-power analysis says how many seeds a difference of a given size needs.
+The primary analysis is the seed-level paired difference: its mean over paired seeds and the
+Student-t interval of that mean. The architecture verdict ("established" or "not established")
+comes from that interval alone, and only with :data:`.reference.MIN_VERDICT_SEEDS` or more paired
+seeds. McNemar's exact test per seed asks something else: whether *these two trained models* differ
+on *this* test set (test-set noise only); its p-values are Holm-adjusted within the pair's seeds (one
+family per pair) and never decide the verdict. The power analysis says how many seeds a difference of
+a given size needs, over the interval of the spread it is planned from.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from scipy import stats
 
 from ...errors import ReportError
 from ..runs import BASELINE, Runs
-from .reference import ALPHA, BLOG_POST, CONFIDENCE, OTHER, POWER, Reference
+from .reference import ALPHA, BLOG_POST, CONFIDENCE, MIN_VERDICT_SEEDS, OTHER, POWER, Reference
 from .statistics import (
     McNemarResult,
     MeanInterval,
     holm_adjust,
     mcnemar_exact,
     mean_confidence_interval,
+    sd_interval,
     seeds_needed,
     welch_interval,
 )
@@ -29,13 +34,22 @@ from .timing import Agreement, TimingGroup, timing_groups
 
 
 class Significance(Enum):
-    """Whether an accuracy gap is statistically meaningful, from the per-seed tests and the interval over seeds."""
+    """The architecture verdict: from the paired t-interval over seeds alone, never from per-seed McNemar tests."""
 
-    MEANINGFUL = "meaningful"  # p < ALPHA in every seed and the interval excludes 0
-    MIXED = "mixed"  # some of the evidence says so and some does not
-    NOT_MEANINGFUL = "not meaningful"  # no seed has p < ALPHA and the interval includes 0
-    SUGGESTIVE = "suggestive"  # one seed, p < ALPHA: these two models differ, the architectures may not
-    NOT_SHOWN = "not shown"  # one seed, p >= ALPHA
+    ESTABLISHED = "established"  # MIN_VERDICT_SEEDS or more paired seeds, and the interval excludes 0
+    NOT_ESTABLISHED = "not established"  # MIN_VERDICT_SEEDS or more paired seeds, and the interval includes 0
+    NO_VERDICT = "no verdict"  # fewer paired seeds: no verdict is possible
+
+
+class AgainstReference(Enum):
+    """These runs' paired difference against the reference's (the blog's other minus baseline)."""
+
+    NO_INTERVAL = "no interval"  # one paired seed: nothing to set the reference's difference against
+    NEITHER = "neither confirm nor contradict"  # the paired interval contains the reference's difference
+    NO_VERDICT = "no verdict"  # the interval excludes it, but too few seeds for any verdict
+    SAME_ORDERING = "same ordering"  # established, and the same sign as the reference's
+    OPPOSITE_ORDERING = "opposite ordering"  # established, and the opposite sign
+    UNLIKE = "unlike in size"  # not established (the interval includes 0), yet it excludes the reference's
 
 
 @dataclass(frozen=True)
@@ -47,25 +61,32 @@ class SeedComparison:
     other_acc: float
     difference: float  # other minus baseline, fraction
     mcnemar: McNemarResult  # only_a_correct: images only the baseline got right
-    p_adjusted: float | None = None  # Holm-adjusted over every test of the report; None when there is one test
+    p_adjusted: float | None = None  # Holm-adjusted over the pair's seeds (one family); None with one seed
 
     @property
     def p_value(self) -> float:
-        """The p-value the verdict uses: Holm-adjusted when several tests are made."""
+        """The p-value the per-seed statement uses: Holm-adjusted within the pair when it has several seeds."""
         return self.mcnemar.p_value if self.p_adjusted is None else self.p_adjusted
 
     @property
     def significant(self) -> bool:
+        """Whether these two trained models differ on this test set; no statement about the architectures."""
         return self.p_value < ALPHA
 
 
 @dataclass(frozen=True)
 class SeedsNeeded:
-    """Paired seeds a paired t-test needs to resolve a difference of one size at the measured spread."""
+    """Paired seeds a paired t-test needs to resolve a difference of one size, over the spread's interval.
+
+    The spread of the per-seed differences is itself an estimate: from 2 seeds (1 degree of freedom)
+    its 95 % interval spans a factor of about 70, so the plan is a range, never one number.
+    """
 
     size: str  # whose difference: "observed" (these runs' mean) or "reference" (the blog's)
     difference: float  # its magnitude, fraction
-    seeds: int | None  # None: more seeds than is sensible (see statistics.seeds_needed)
+    fewest: int | None  # at the low end of the spread's interval; None: more than statistics.seeds_needed's limit
+    most: int | None  # at the high end
+    at_estimate: int | None  # at the measured spread itself
 
 
 @dataclass(frozen=True)
@@ -158,14 +179,30 @@ class PairComparison:
         return (self.mean_difference > 0) == (reference > 0)
 
     @property
+    def difference_sd_interval(self) -> tuple[float, float] | None:
+        """The chi-square confidence interval of :attr:`difference_sd`; None with one seed."""
+        sd = self.difference_sd
+        return None if sd is None else sd_interval(sd, len(self.seeds), CONFIDENCE)
+
+    @property
     def power(self) -> tuple[SeedsNeeded, ...]:
         """Seeds needed for a difference of the observed size and of the reference's; none with one seed."""
-        if self.difference_sd is None:
+        spread = self.difference_sd_interval
+        if spread is None:
             return ()
         sizes = [("observed", abs(self.mean_difference))]
         if self.reference_difference is not None:
             sizes.append(("reference", abs(self.reference_difference)))
-        return tuple(SeedsNeeded(size, difference, self.seeds_needed(difference)) for size, difference in sizes)
+        return tuple(
+            SeedsNeeded(
+                size,
+                difference,
+                seeds_needed(difference, spread[0], ALPHA, POWER),
+                seeds_needed(difference, spread[1], ALPHA, POWER),
+                self.seeds_needed(difference),
+            )
+            for size, difference in sizes
+        )
 
     def seeds_needed(self, difference: float) -> int | None:
         """Paired seeds a paired t-test needs to resolve ``difference`` (5 %, 80 % power) at the measured spread."""
@@ -174,21 +211,45 @@ class PairComparison:
 
     @property
     def significant_seeds(self) -> int:
+        """Seeds whose two trained models differ on this test set (McNemar, Holm within the pair): no verdict."""
         return sum(seed.significant for seed in self.seeds)
 
     @property
+    def verdict_possible(self) -> bool:
+        return len(self.seeds) >= MIN_VERDICT_SEEDS
+
+    @property
     def significance(self) -> Significance:
-        """The accuracy verdict: the per-seed McNemar tests and, with two or more seeds, the paired t-interval."""
-        significant = self.significant_seeds
+        """The architecture verdict, from the paired t-interval alone and only with enough paired seeds."""
         interval = self.difference_interval
-        if interval is None:
-            return Significance.SUGGESTIVE if significant else Significance.NOT_SHOWN
-        excludes = interval.excludes_zero()
-        if excludes and significant == len(self.seeds):
-            return Significance.MEANINGFUL
-        if excludes or significant:
-            return Significance.MIXED
-        return Significance.NOT_MEANINGFUL
+        if interval is None or not self.verdict_possible:
+            return Significance.NO_VERDICT
+        return Significance.ESTABLISHED if interval.excludes_zero() else Significance.NOT_ESTABLISHED
+
+    @property
+    def reference_in_interval(self) -> bool | None:
+        """Whether the paired interval contains the reference's difference; None without either."""
+        interval, reference = self.difference_interval, self.reference_difference
+        if interval is None or reference is None:
+            return None
+        return interval.low <= reference <= interval.high
+
+    @property
+    def against_reference(self) -> AgainstReference | None:
+        """What these runs say about the reference's difference; None when the reference gives none."""
+        if self.reference_difference is None:
+            return None
+        if self.difference_interval is None:
+            return AgainstReference.NO_INTERVAL
+        if self.reference_in_interval:
+            return AgainstReference.NEITHER
+        significance = self.significance
+        if significance is Significance.NO_VERDICT:
+            return AgainstReference.NO_VERDICT
+        if significance is Significance.NOT_ESTABLISHED:
+            return AgainstReference.UNLIKE
+        same = (self.mean_difference > 0) == (self.reference_difference > 0)
+        return AgainstReference.SAME_ORDERING if same else AgainstReference.OPPOSITE_ORDERING
 
 
 def compare_pair(
@@ -196,8 +257,9 @@ def compare_pair(
 ) -> PairComparison:
     """Pair the two architectures' runs by seed and compare them on identical test images.
 
-    McNemar's exact test per seed asks whether the two trained models differ on this test set; the
-    t-interval over seeds asks whether the architectures differ beyond seed-to-seed variation.
+    The t-interval over seeds asks whether the architectures differ beyond seed-to-seed variation (the
+    verdict); McNemar's exact test per seed asks whether the two trained models differ on this test set,
+    Holm-adjusted over the pair's seeds (one family).
     """
     base_runs = {run.seed: run for run in runs.of(baseline)}
     other_runs = {run.seed: run for run in runs.of(other)}
@@ -227,6 +289,9 @@ def compare_pair(
         seeds.append(
             SeedComparison(seed, base_acc, other_acc, other_acc - base_acc, mcnemar_exact(a.correct, b.correct))
         )
+    if len(seeds) > 1:
+        adjusted = holm_adjust([seed.mcnemar.p_value for seed in seeds])
+        seeds = [replace(seed, p_adjusted=p) for seed, p in zip(seeds, adjusted)]
     differences = np.array([seed.difference for seed in seeds])
     interval = mean_confidence_interval(differences, CONFIDENCE) if len(seeds) >= 2 else None
     base_accs = np.array([run.record.test_acc for run in base_runs.values()])
@@ -252,9 +317,9 @@ def compare_pair(
 def compare_all(runs: Runs, reference: Reference = BLOG_POST) -> list[PairComparison]:
     """Every architecture against the baseline (ResNet-50 when present, else the first listed).
 
-    With more than one McNemar test in the report (several architectures, several seeds), the
-    p-values are Holm-adjusted over all of them, which keeps the chance of any false "significant"
-    at ALPHA.
+    Each pair's McNemar tests are one family, Holm-adjusted over its seeds (:func:`compare_pair`), which
+    keeps the chance of any false "differ" among them at most ALPHA. Each pair's verdict stands on its
+    own interval.
     """
     architectures = runs.architectures
     if len(architectures) < 2:
@@ -266,10 +331,4 @@ def compare_all(runs: Runs, reference: Reference = BLOG_POST) -> list[PairCompar
             pairs.append(compare_pair(runs, baseline, other, reference))
         except ReportError:
             continue  # no seed in common: the text says so through the unpaired runs
-    tests = [seed.mcnemar.p_value for pair in pairs for seed in pair.seeds]
-    if len(tests) < 2:
-        return pairs
-    adjusted = iter(holm_adjust(tests))
-    return [
-        replace(pair, seeds=tuple(replace(seed, p_adjusted=next(adjusted)) for seed in pair.seeds)) for pair in pairs
-    ]
+    return pairs

@@ -5,7 +5,10 @@
 - Means over seeds get Student-t confidence intervals; several comparisons at once get Holm's
   step-down adjustment (Holm 1979), which controls the family-wise error without assuming
   independence.
-- Power: how many paired seeds a paired t-test needs, from the noncentral t distribution.
+- Power: how many paired seeds a paired t-test needs, from the noncentral t distribution, over the
+  chi-square interval of the spread it is planned from (one spread from two seeds is no plan).
+- Per-class differences: a one-sample t-test over seeds, or the Wald interval of pooled discordant counts.
+- A least-squares line's slope with its interval, as a description of one fit.
 
 Calibration (NLL, ECE, temperature scaling) is :mod:`.calibration`'s.
 """
@@ -30,11 +33,16 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemarResult
     correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if correct_a.shape != correct_b.shape:
         raise ValueError(f"paired predictions differ in shape: {correct_a.shape} vs {correct_b.shape}")
-    b = int(np.sum(correct_a & ~correct_b))
-    c = int(np.sum(~correct_a & correct_b))
-    if b + c == 0:
-        return McNemarResult(b, c, 1.0)
-    return McNemarResult(b, c, float(stats.binomtest(b, b + c, 0.5, alternative="two-sided").pvalue))
+    return mcnemar_from_counts(int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b)))
+
+
+def mcnemar_from_counts(only_a: int, only_b: int) -> McNemarResult:
+    """Two-sided exact McNemar test from the discordant counts: items only A got right, and only B."""
+    if only_a + only_b == 0:
+        return McNemarResult(only_a, only_b, 1.0)
+    return McNemarResult(
+        only_a, only_b, float(stats.binomtest(only_a, only_a + only_b, 0.5, alternative="two-sided").pvalue)
+    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,12 @@ def paired_t_power(difference: float, sd: float, n: int, alpha: float = 0.05) ->
     df = n - 1
     critical = float(stats.t.ppf(1 - alpha / 2, df))
     shift = difference / (sd / np.sqrt(n))
-    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+    power = float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+    if not np.isfinite(power):
+        # scipy's noncentral t returns nan far in its tail (a shift of tens of standard errors); there the
+        # t statistic is nearly normal around the shift, and the power is that normal's mass beyond the quantile.
+        power = float(stats.norm.sf(critical - shift) + stats.norm.cdf(-critical - shift))
+    return power
 
 
 def seeds_needed(
@@ -148,3 +161,85 @@ def seeds_needed(
         middle = (low + high) // 2
         low, high = (low, middle) if enough(middle) else (middle, high)
     return high
+
+
+# --- how far one estimate can be trusted: the spread's own interval, a fitted line's interval ------
+
+
+def sd_interval(sd: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The confidence interval of a standard deviation estimated from ``n`` values (chi-square, n - 1 df).
+
+    From 2 values (1 degree of freedom) an SD of 0.25 has the 95 % interval 0.11 to 7.9: a plan made
+    from that one number could be off by a factor of 30 either way.
+    """
+    if n < 2:
+        raise ValueError("a standard deviation's interval needs at least two values")
+    df = n - 1
+    tail = (1 - confidence) / 2
+    return (
+        float(sd * np.sqrt(df / stats.chi2.ppf(1 - tail, df))),
+        float(sd * np.sqrt(df / stats.chi2.ppf(tail, df))),
+    )
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """An ordinary least-squares line through points taken as independent: its slope and the slope's interval."""
+
+    slope: float
+    low: float
+    high: float
+    points: int
+    confidence: float
+
+
+def least_squares_fit(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> SlopeFit:
+    """The least-squares slope of y on x with its Student-t interval (n - 2 degrees of freedom).
+
+    The interval assumes independent points scattered around a straight line; it describes the fit.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.ptp(x) == 0:
+        raise ValueError("a slope's interval needs at least three points at two or more x values")
+    fit = stats.linregress(x, y)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2)) * float(fit.stderr)
+    return SlopeFit(float(fit.slope), float(fit.slope) - half, float(fit.slope) + half, len(x), confidence)
+
+
+def one_sample_t_p_value(values: np.ndarray) -> float:
+    """Two-sided p-value of Student's one-sample t-test that the mean of ``values`` is 0.
+
+    Values that do not vary give 1 when they are all 0 and 0 otherwise (the t statistic is then 0 or infinite).
+    """
+    values = np.asarray(values, float)
+    if len(values) < 2:
+        raise ValueError("a t-test needs at least two values")
+    if np.ptp(values) == 0:
+        return 1.0 if values[0] == 0 else 0.0
+    return float(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def paired_wald_interval(only_a: int, only_b: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The Wald interval of a paired difference of proportions, (only_b - only_a) / n, from discordant counts.
+
+    The normal approximation to the difference of two classifiers' accuracies on the same ``n`` items
+    (Agresti, "Categorical Data Analysis", 10.1): it measures test-set noise only. Returns
+    (difference, low, high).
+    """
+    if n <= 0:
+        return 0.0, 0.0, 0.0
+    difference = (only_b - only_a) / n
+    variance = max(only_a + only_b - (only_b - only_a) ** 2 / n, 0.0) / n**2
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * float(np.sqrt(variance))
+    return difference, difference - half, difference + half
+
+
+def seeds_needed_range(
+    difference: float, sd: float, n: int, confidence: float = 0.95, alpha: float = 0.05, power: float = 0.8
+) -> tuple[int | None, int | None]:
+    """Paired seeds needed over the SD's confidence interval: (at its low end, at its high end).
+
+    None at an end where even :func:`seeds_needed`'s limit would not do.
+    """
+    low, high = sd_interval(sd, n, confidence)
+    return seeds_needed(difference, low, alpha, power), seeds_needed(difference, high, alpha, power)

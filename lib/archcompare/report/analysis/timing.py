@@ -14,7 +14,16 @@ from enum import Enum
 import numpy as np
 
 from ..runs import RunResult, Runs
-from .reference import BLOG_POST, BLOG_TIMING_CONDITIONS, CONFIDENCE, SLOWDOWN_AGREEMENT, Reference
+from .recipe import run_setting
+from .reference import (
+    BLOG_POST,
+    BLOG_STEP_MODE,
+    BLOG_TIMING_CONDITIONS,
+    CONFIDENCE,
+    SCATTER_FACTOR,
+    SLOWDOWN_AGREEMENT,
+    Reference,
+)
 from .statistics import MeanInterval, mean_confidence_interval
 
 
@@ -53,6 +62,38 @@ def band_position(slowdown: float) -> BandPosition:
 
 
 @dataclass(frozen=True)
+class EpochScatter:
+    """A run whose epoch times scatter: some epoch took more than SCATTER_FACTOR times its median epoch.
+
+    On a shared or loaded machine one epoch can take several times the others; the run's seconds per
+    epoch (from its median epoch) and every ratio made from it then carry that load.
+    """
+
+    label: str
+    median_seconds: float
+    slow_epochs: tuple[tuple[int, float], ...]  # (epoch, seconds) of each epoch above the factor
+
+
+def epoch_scatter(run: RunResult, factor: float = SCATTER_FACTOR) -> EpochScatter | None:
+    """The run's epochs above ``factor`` times its median epoch; None when there is none (or no epoch time)."""
+    history = run.history
+    if "epoch_seconds" not in history:
+        return None
+    timed = history[history["epoch_seconds"] > 0]
+    if timed.empty:
+        return None
+    median = float(timed["epoch_seconds"].median())
+    slow = timed[timed["epoch_seconds"] > factor * median]
+    if slow.empty:
+        return None
+    return EpochScatter(
+        run.label,
+        median,
+        tuple((int(epoch), float(seconds)) for epoch, seconds in zip(slow["epoch"], slow["epoch_seconds"])),
+    )
+
+
+@dataclass(frozen=True)
 class TimingGroup:
     """Paired seeds whose two runs were timed alike: one device model, one step mode, the GPU to themselves.
 
@@ -75,6 +116,8 @@ class TimingGroup:
     other_rates: tuple[float, ...]
     epoch_slowdowns: tuple[float, ...]  # per epoch of every seed: other's seconds over the baseline's, minus 1
     reference: Reference = BLOG_POST
+    step_modes: tuple[str, ...] = ()  # the runs' step modes (one: runs are grouped by it)
+    scattered: tuple[tuple[int, EpochScatter], ...] = ()  # (seed, run) for each run whose epoch times scatter
 
     @property
     def time_ratio(self) -> float:
@@ -101,10 +144,38 @@ class TimingGroup:
 
     @property
     def slowdown_interval(self) -> MeanInterval | None:
-        """t-interval of the mean per-seed slowdown; None with fewer than two seeds in the group."""
+        """t-interval of the mean per-seed slowdown over every seed; None with fewer than two seeds in the group."""
         if len(self.seeds) < 2:
             return None
         return mean_confidence_interval(np.array(self.seed_slowdowns), CONFIDENCE)
+
+    @property
+    def scattered_seeds(self) -> tuple[int, ...]:
+        """Seeds with a run whose epoch times scatter (:class:`EpochScatter`)."""
+        return tuple(dict.fromkeys(seed for seed, _ in self.scattered))
+
+    @property
+    def steady_seeds(self) -> tuple[int, ...]:
+        return tuple(seed for seed in self.seeds if seed not in self.scattered_seeds)
+
+    @property
+    def steady_slowdown_interval(self) -> MeanInterval | None:
+        """The interval without the seeds whose runs' epoch times scatter; None without such seeds or two others."""
+        steady = self.steady_seeds
+        if not self.scattered or len(steady) < 2:
+            return None
+        slowdowns = [slowdown for seed, slowdown in zip(self.seeds, self.seed_slowdowns) if seed in steady]
+        return mean_confidence_interval(np.array(slowdowns), CONFIDENCE)
+
+    @property
+    def judged_interval(self) -> MeanInterval | None:
+        """The interval the blog's claim is judged on: without runs whose epoch times scatter, when there are any."""
+        return self.steady_slowdown_interval if self.scattered else self.slowdown_interval
+
+    @property
+    def at_blog_conditions(self) -> bool:
+        """Timed exactly as the blog's loop ran: its precision, batch and layout, and eager steps."""
+        return self.blog_conditions and all(mode == BLOG_STEP_MODE for mode in self.step_modes or (self.step_mode,))
 
     @property
     def judged(self) -> bool:
@@ -116,8 +187,8 @@ class TimingGroup:
     def agreement(self) -> Agreement:
         """Judged on the interval over seeds: one timed run per architecture gives no estimate of how
         much the time of a run varies (machine load changes between runs), so it is undecided however
-        its single ratio falls."""
-        return judge_slowdown(self.slowdown_interval) if self.judged else Agreement.NOT_JUDGED
+        its single ratio falls. Runs whose epoch times scatter are left out of the interval judged."""
+        return judge_slowdown(self.judged_interval) if self.judged else Agreement.NOT_JUDGED
 
 
 def _timing_key(run: RunResult) -> tuple:
@@ -169,7 +240,8 @@ def timing_groups(
                 conditions=timing_conditions(timed),
                 bottleneck=bottleneck(timed[0]),
                 blog_conditions=all(
-                    all(_resolved(run, key) == value for key, value in BLOG_TIMING_CONDITIONS.items()) for run in timed
+                    all(run_setting(run, key) == value for key, value in BLOG_TIMING_CONDITIONS.items())
+                    for run in timed
                 ),
                 seeds=tuple(seed for seed, _, _ in members),
                 base_seconds=tuple(a.record.timing.seconds_per_epoch for _, a, _ in members),
@@ -178,6 +250,13 @@ def timing_groups(
                 other_rates=tuple(b.record.timing.images_per_second for _, _, b in members),
                 epoch_slowdowns=tuple(float(x) for _, a, b in members for x in epoch_slowdowns(a, b)),
                 reference=reference,
+                step_modes=tuple(dict.fromkeys(run.record.env.step_mode for run in timed)),
+                scattered=tuple(
+                    (seed, scatter)
+                    for seed, a, b in members
+                    for scatter in (epoch_scatter(a), epoch_scatter(b))
+                    if scatter is not None
+                ),
             )
         )
     return tuple(result), tuple(excluded)
@@ -202,11 +281,6 @@ def bottleneck_under(device: str, step_mode: str, batch_size: int) -> str:
     if batch_size <= DISPATCH_BOUND_BATCH:
         return f"eager steps at batch {batch_size}: bound by Python dispatch and kernel launches, not by the GPU"
     return f"eager steps at batch {batch_size}: mostly bound by the GPU's arithmetic"
-
-
-def _resolved(run: RunResult, key: str):
-    """A setting as the run used it: the resolved precision, the configured rest."""
-    return run.record.env.precision if key == "precision" else run.record.config.get(key)
 
 
 def timing_conditions(runs_timed: list[RunResult]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..analysis.cardinality import CardinalityTrend
+from ..format import number
 from ..runs import Runs
 from .layout import binomial_errors
 
@@ -45,7 +46,7 @@ def plot_cardinality(trend: CardinalityTrend, runs: Runs) -> Figure:
             100 * fitted,
             linestyle="--",
             color="C3",
-            label=f"fit: {100 * trend.mean_slope:+.2f} points per doubling",
+            label=f"fit: {number(100 * trend.mean_slope, sign=True)} points per doubling",
         )
         accuracy_axes.legend(fontsize="small")
     what = "runs with binomial 95% intervals" + (", mean and t-interval over seeds" if several else ", one seed")

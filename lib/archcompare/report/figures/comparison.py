@@ -7,7 +7,8 @@ from matplotlib.figure import Figure
 
 from ...architectures import display_name
 from ..analysis.pairs import PairComparison
-from ..analysis.per_class import per_class_differences
+from ..analysis.per_class import PerClassMethod, per_class_differences
+from ..analysis.reference import ALPHA
 from ..runs import Runs
 from .layout import binomial_errors, classes_of, colours, empty_figure, panel_grid
 
@@ -33,11 +34,15 @@ def plot_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> Figure
         axes.set_xticks(
             positions, classes, rotation=45 if len(classes) > 5 else 0, ha="right" if len(classes) > 5 else "center"
         )
-        n = len(pair.seeds)
+        n = differences.seeds
+        how = (
+            f"t-interval over {n} seeds"
+            if differences.method is PerClassMethod.OVER_SEEDS
+            else ("one seed" if n == 1 else f"{n} seeds pooled") + ", Wald interval"
+        )
         axes.set(
             ylabel="difference (percentage points)",
-            title=f"{display_name(pair.other)} minus {display_name(pair.baseline)} "
-            f"({'t-interval over ' + str(n) + ' seeds' if n > 1 else 'one seed, binomial interval'})",
+            title=f"{display_name(pair.other)} minus {display_name(pair.baseline)} ({how}; colour: Holm p < {ALPHA})",
         )
         axes.title.set_fontsize("small")
         axes.grid(axis="y", alpha=0.3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis.cardinality import CardinalityTrend
-from ..format import number
+from ..format import gmacs, million_params, number, seconds_per_epoch
 
 
 def cardinality_table(trend: CardinalityTrend) -> pd.DataFrame:
@@ -17,14 +17,14 @@ def cardinality_table(trend: CardinalityTrend) -> pd.DataFrame:
             {
                 "architecture": point.arch,
                 "cardinality x width": f"{point.cardinality}x{point.width}d",
-                "params (M)": point.params / 1e6,
-                "GMACs": point.macs / 1e9,
+                "params (M)": million_params(point.params),
+                "GMACs": gmacs(point.macs),
                 "seeds": len(point.accuracies),
                 "test acc mean (%)": 100 * point.mean_accuracy,
                 "95% interval (%)": f"[{number(100 * interval.low)}, {number(100 * interval.high)}]"
                 if interval
                 else "—",
-                "seconds per epoch": point.seconds_per_epoch,
+                "seconds per epoch": seconds_per_epoch(point.seconds_per_epoch),
                 "ImageNet top-1 error (%), Xie et al. Table 3": point.imagenet_top1_error,
             }
         )

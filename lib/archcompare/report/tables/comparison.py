@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.headline import summarise
-from ..analysis.pairs import compare_all
-from ..analysis.reference import BLOG_POST, Reference
-from ..format import interval_points, number, per_device, percent, ratio, share
+from ..analysis.headline import blog_condition_timings, summarise
+from ..analysis.pairs import PairComparison, compare_all
+from ..analysis.reference import BLOG_POST, MIN_VERDICT_SEEDS, Reference
+from ..format import images_per_second, interval_points, p, per_device, percent, ratio, seconds_per_epoch, share
 from ..runs import BASELINE, Runs
 
 
@@ -27,8 +27,11 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
     Accuracy is the final epoch's, not the best epoch's: picking the best epoch would select on the
     test set. Time is relative to the baseline (ResNet-50 when present) in seconds per epoch, per
     device model when the runs were timed on several: ratios across device models mix hardware in.
+    The blog's "about 1.3x" appears only beside a time measured under its conditions
+    (:func:`..analysis.headline.blog_condition_timings`); otherwise a dash, which the headline's notes explain.
     """
     baseline = _baseline(runs)
+    blog_timings = blog_condition_timings(runs, reference=reference) if runs.cifar10 else []
     columns = [
         "architecture",
         "seeds",
@@ -47,7 +50,13 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
         blog = reference.test_acc.get(arch)
         blog_text = percent(blog, 1) if blog is not None else "—"
         if arch == reference.slower:
-            blog_text += f", about {1 + reference.slowdown:.1f}x the time of {reference.faster}"
+            measured = "; ".join(f"{ratio(timing.time_ratio)} on {timing.device}" for timing in blog_timings)
+            blog_text += (
+                f"; about {1 + reference.slowdown:.1f}x the time of {reference.faster}, beside {measured} measured at "
+                "its conditions"
+                if blog_timings
+                else "; time: —"
+            )
         accuracy = percent(summary.accuracy_mean)
         rows.append(
             [
@@ -59,8 +68,8 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
                 else f"{accuracy} (one seed)",
                 members[0].record.params,
                 members[0].record.macs / 1e9,
-                per_device(summary.seconds_per_epoch, number),
-                per_device(summary.images_per_second, lambda value: number(value, 0)),
+                per_device(summary.seconds_per_epoch, seconds_per_epoch),
+                per_device(summary.images_per_second, images_per_second),
                 per_device(summary.time_vs_baseline, ratio) if summary.time_vs_baseline else "—",
                 blog_text,
             ]
@@ -73,8 +82,18 @@ def _agreed_values(values: Iterable[Any]) -> str:
     return ", ".join(str(value) for value in dict.fromkeys(values))
 
 
+def _verdict(pair: PairComparison) -> str:
+    if not pair.verdict_possible:
+        return f"no verdict ({len(pair.seeds)} paired seed{'s' if len(pair.seeds) > 1 else ''}, fewer than {MIN_VERDICT_SEEDS})"
+    return pair.significance.value
+
+
 def comparisons_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame:
-    """One row per architecture compared with the baseline: accuracy difference and time, with intervals."""
+    """One row per architecture compared with the baseline: accuracy difference, its verdict, and time.
+
+    The verdict is the paired interval's; the McNemar p-values per seed are about the trained models of
+    each seed, Holm-adjusted over the pair's seeds.
+    """
     rows = []
     for pair in compare_all(runs, reference):
         interval, welch = pair.difference_interval, pair.welch_interval
@@ -85,9 +104,10 @@ def comparisons_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFr
                 "paired seeds": len(pair.seeds),
                 "accuracy difference (pp)": pair.mean_difference * 100,
                 "95% interval, paired (pp)": interval_points(interval) if interval else "—",
+                "verdict (paired interval)": _verdict(pair),
                 "95% interval, Welch (pp)": interval_points(welch) if welch else "—",
-                "McNemar p per seed (Holm-adjusted)": ", ".join(
-                    f"{seed.mcnemar.p_value:.3g}" + (f" ({seed.p_adjusted:.3g})" if seed.p_adjusted is not None else "")
+                "McNemar p per seed, trained models (Holm over the pair's seeds)": ", ".join(
+                    p(seed.mcnemar.p_value) + (f" ({p(seed.p_adjusted)})" if seed.p_adjusted is not None else "")
                     for seed in pair.seeds
                 ),
                 "time per epoch vs baseline": "; ".join(
@@ -95,6 +115,12 @@ def comparisons_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFr
                     + (
                         f" [{share(group.slowdown_interval.low, sign=True)}, {share(group.slowdown_interval.high, sign=True)}]"
                         if group.slowdown_interval
+                        else ""
+                    )
+                    + (
+                        f", without runs under load [{share(group.steady_slowdown_interval.low, sign=True)}, "
+                        f"{share(group.steady_slowdown_interval.high, sign=True)}]"
+                        if group.steady_slowdown_interval
                         else ""
                     )
                     + (f" ({group.device})" if len(pair.timings) > 1 else "")

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ...record import NOT_RECORDED
-from ..format import agreed, text
+from ..format import agreed, images_per_second, number, seconds_per_epoch, text
 from ..runs import RunResult, Runs
 
 
@@ -26,15 +26,17 @@ def runs_table(runs: Runs) -> pd.DataFrame:
                     "test acc (%)": 100 * record.test_acc,
                     "best test acc (%)": 100 * record.best_test_acc,
                     "best epoch": record.best_epoch,
-                    "seconds per epoch": timing.seconds_per_epoch,
-                    "images/s": timing.images_per_second,
-                    "eval images/s": timing.eval_images_per_second,
-                    "wall seconds": timing.wall_seconds,
+                    "seconds per epoch": seconds_per_epoch(timing.seconds_per_epoch),
+                    "images/s": images_per_second(timing.images_per_second),
+                    "eval images/s": images_per_second(timing.eval_images_per_second),
+                    "wall seconds": number(timing.wall_seconds, 0),
                     "peak memory (GB)": timing.peak_memory_bytes / 1e9,
                     "started": env.started,
                     "finished": env.finished,
                     "resumed after epoch": text(env.resumed_from_epoch),
-                    "notebook seconds": (run.papermill or {}).get("duration"),
+                    "notebook seconds": text(None)
+                    if (run.papermill or {}).get("duration") is None
+                    else number(run.papermill["duration"], 0),
                     "training code": "older" if run.older_code else "current",
                     "trained by": trained_by(run),
                     "GPU (CUDA_VISIBLE_DEVICES)": env.cuda_visible_devices or "—",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..analysis.pairs import PairComparison
 from ..analysis.per_class import most_frequent_confusion, per_class_differences
+from ..analysis.reference import ALPHA, MIN_VERDICT_SEEDS
 from ..format import display_name, number, percent, ratio
 from ..runs import Runs
 
@@ -42,11 +43,23 @@ def caption_training_curves(runs: Runs, x: str) -> str:
     )
 
 
+def per_class_method(seeds: int) -> str:
+    """How the per-class intervals and tests were made, for that many paired seeds."""
+    if seeds >= MIN_VERDICT_SEEDS:
+        return f"Student-t interval and t-test over {seeds} seeds"
+    pooled = "one seed's" if seeds == 1 else f"the {seeds} seeds' pooled"
+    return (
+        f"from {pooled} McNemar counts: a Wald interval and an exact McNemar test over the class's test images, "
+        "which measure test-set noise only and speak of these trained models, not of the architectures"
+    )
+
+
 def caption_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> str:
     classes = runs.complete[0].record.classes if runs.complete else ()
-    parts = []
+    parts, methods = [], []
     for pair in pairs:
         differences = per_class_differences(pair, runs)
+        methods.append(per_class_method(differences.seeds))
         shown = [
             (classes[i], differences.means[i], differences.lows[i], differences.highs[i])
             for i in (differences.largest, differences.smallest)
@@ -58,11 +71,13 @@ def caption_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> str
                 f"{number(100 * high, 1, sign=True)}]"
                 for name, mean, low, high in shown
             )
-            + f" points; {differences.resolved} of {len(classes)} classes' intervals exclude 0"
+            + f" points; {differences.resolved} of {len(classes)} classes with Holm-adjusted p < {ALPHA}"
         )
+    method = "; ".join(dict.fromkeys(methods))
     return (
-        "**Per-class differences.** Each class's test accuracy minus the baseline's, with 95 % intervals (over "
-        "seeds, or binomial with one seed; green: interval above 0, red: below). " + "; ".join(parts) + "."
+        "**Per-class differences.** Each class's test accuracy minus the baseline's, with its 95 % interval, "
+        f"unadjusted ({method}). The classes of each comparison are one family of tests, Holm-adjusted; a bar is "
+        f"coloured only where the adjusted p is below {ALPHA} (green: ahead, red: behind). " + "; ".join(parts) + "."
     )
 
 

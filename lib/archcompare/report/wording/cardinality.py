@@ -3,52 +3,74 @@
 from __future__ import annotations
 
 from ..analysis.cardinality import CardinalityTrend, Trend
-from ..format import interval_points, number, percent, share
+from ..analysis.reference import MIN_VERDICT_SEEDS
+from ..format import gmacs, interval_points, million_params, number, percent, share
+
+
+def _per_doubling(fraction: float) -> str:
+    return f"{number(100 * fraction, sign=True)}"
+
+
+def _fit_text(trend: CardinalityTrend) -> str:
+    """The least-squares line through every run, as a description: its interval treats the runs as independent."""
+    fit = trend.fit
+    if fit is None:
+        return ""
+    return (
+        f"A least-squares line through the {fit.points} runs has a slope of {_per_doubling(fit.slope)} percentage points "
+        f"per doubling of cardinality ({fit.confidence:.0%} interval of that slope {_per_doubling(fit.low)} to "
+        f"{_per_doubling(fit.high)}). That interval describes the fit: it takes the runs as independent points around "
+        "a straight line and leaves out how the whole sweep would move with another seed."
+    )
 
 
 def cardinality_markdown(trend: CardinalityTrend) -> str:
     """Whether accuracy rises with cardinality here, judged on the interval of the slope over seeds."""
     (params_low, params_high), (macs_low, macs_high) = trend.params_range, trend.macs_range
     spread = (
-        f"The variants have {params_low / 1e6:.1f} to {params_high / 1e6:.1f} M parameters and "
-        f"{macs_low / 1e9:.2f} to {macs_high / 1e9:.2f} GMACs per image, so their complexity is nearly equal "
+        f"The variants have {million_params(params_low)} to {million_params(params_high)} M parameters and "
+        f"{gmacs(macs_low)} to {gmacs(macs_high)} GMACs per image, so their complexity is nearly equal "
         f"(parameters within {share(trend.params_spread, 1)} of each other and MACs within "
         f"{share(trend.macs_spread, 1)}), as the design intends."
     )
     interval = trend.slope_interval
-    if interval is None:
-        slope = trend.seed_slopes[0] if trend.seed_slopes else None
-        measured = (
-            f"The fitted slope is {number(100 * slope, sign=True)} percentage points per doubling of cardinality, "
-            if slope is not None
-            else ""
+    over_seeds = (
+        f"Per seed, the least-squares slope of test accuracy on log2(cardinality) averages "
+        f"{_per_doubling(interval.mean)} percentage points per doubling ({interval.confidence:.0%} interval over "
+        f"{interval.n} seeds {interval_points(interval)})"
+        if interval is not None
+        else ""
+    )
+    verdict = trend.verdict
+    if verdict is Trend.NO_VERDICT:
+        seeds = trend.fewest_seeds
+        every = all(len(point.accuracies) == seeds for point in trend.points)
+        count = "one seed" if seeds == 1 else f"{seeds} seeds"
+        reason = (
+            f"No trend verdict is given: {'every variant has' if every else 'a variant has only'} {count}, and the "
+            f"verdict, as for the architectures, needs the interval of the per-seed slopes over at least "
+            f"{MIN_VERDICT_SEEDS} seeds of every variant, which measures how the whole sweep moves from seed to seed."
         )
-        verdict = (
-            f"{measured}but with one seed there is no estimate of how much it would move with another: "
-            "**whether accuracy rises with cardinality is undecided** here. Two or more seeds give an interval."
-        )
+        text = " ".join(part for part in (_fit_text(trend), (over_seeds + ".") if over_seeds else "", reason) if part)
     else:
         word = {
             Trend.RISES: "**accuracy rises with cardinality**",
             Trend.FALLS: "**accuracy falls with cardinality**",
-            Trend.UNDECIDED: "**whether accuracy rises with cardinality is undecided**: the interval includes 0",
-        }[trend.verdict]
-        verdict = (
-            f"Per seed, the least-squares slope of test accuracy on log2(cardinality) averages "
-            f"{number(100 * interval.mean, sign=True)} percentage points per doubling ({interval.confidence:.0%} "
-            f"interval over {interval.n} seeds {interval_points(interval)}), so {word}."
-        )
+            Trend.UNDECIDED: "whether accuracy rises with cardinality is not established: the interval includes 0",
+        }[verdict]
+        text = f"{over_seeds}, so {word}. {_fit_text(trend)}".rstrip()
     imagenet = (
         "On ImageNet the ResNeXt paper found top-1 error falling from 23.9 % (1x64d) to 22.2 % (32x4d) at the same "
         "complexity; that is another dataset and image size, shown for orientation only."
     )
-    return " ".join([verdict, spread, imagenet])
+    return " ".join([text, spread, imagenet])
 
 
 def caption_cardinality(trend: CardinalityTrend) -> str:
     points_ = "; ".join(f"{point.cardinality}x{point.width}d {percent(point.mean_accuracy)}" for point in trend.points)
     slope = (
-        f"fitted slope {number(100 * trend.mean_slope, sign=True)} points per doubling"
+        f"fitted slope {_per_doubling(trend.mean_slope)} points per doubling (a description; "
+        f"{'no trend verdict' if trend.verdict is Trend.NO_VERDICT else 'the verdict is in the text'})"
         if trend.mean_slope is not None
         else "no fitted slope"
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 from ...data.spec import CIFAR10_SIZES
 from ..analysis.penalty import data_penalty
-from ..analysis.reference import BLOG_POST, Reference
+from ..analysis.reference import BLOG_POST, MIN_VERDICT_SEEDS, SCATTER_FACTOR, Reference
+from ..analysis.timing import epoch_scatter
+from ..format import seconds_per_epoch
 from ..runs import RunResult, Runs
 from .penalty import penalty_cost
 
@@ -82,15 +84,36 @@ def _few_seeds(runs: Runs, reference: Reference) -> list[str]:
     if seed_counts == [1]:
         return [
             "One seed: n=1 per architecture gives no estimate of the spread between training runs; a difference "
-            "may be seed noise."
+            f"may be seed noise, and no verdict is given (it needs at least {MIN_VERDICT_SEEDS} paired seeds)."
         ]
     if not seed_counts:
         return []
     counts = " to ".join(map(str, dict.fromkeys([seed_counts[0], seed_counts[-1]])))
     single = [arch for arch in runs.architectures if len(runs.of(arch)) == 1]
+    verdict = (
+        f"; with fewer than {MIN_VERDICT_SEEDS} paired seeds no verdict is given"
+        if seed_counts[0] < MIN_VERDICT_SEEDS
+        else ""
+    )
     return [
-        f"Few seeds: {counts} per architecture, so spreads and the t-interval rest on few runs"
+        f"Few seeds: {counts} per architecture, so spreads and the t-interval rest on few runs{verdict}"
         + (f"; {', '.join(single)} has one seed and no spread estimate." if single else ".")
+    ]
+
+
+def _timing_under_load(runs: Runs, reference: Reference) -> list[str]:
+    scattered = [scatter for run in runs.complete if (scatter := epoch_scatter(run)) is not None]
+    if not scattered:
+        return []
+    described = "; ".join(
+        f"{scatter.label} (slowest epoch {seconds_per_epoch(max(seconds for _, seconds in scatter.slow_epochs))} s "
+        f"against a median of {seconds_per_epoch(scatter.median_seconds)} s)"
+        for scatter in scattered
+    )
+    return [
+        f"Timing under load: the epoch times of {described} scatter (an epoch above {SCATTER_FACTOR}x the run's "
+        "median): the machine was loaded while they ran, so their timings carry that load; the conclusions say so "
+        "beside their timing, and give a slowdown interval over seeds with and without them where there is one."
     ]
 
 
@@ -143,6 +166,7 @@ LIMITATION_CHECKS = (
     _uncommitted_code,
     _few_seeds,
     _cpu,
+    _timing_under_load,
     _mixed_precision,
     _resumed,
     _timing_rules,

@@ -9,13 +9,27 @@ from ..analysis.headline import summarise
 from ..analysis.pairs import compare_all
 from ..analysis.penalty import data_penalty
 from ..analysis.timing import wall_times
-from ..format import display_name, interval_points, number, p_value, per_device, percent, points, ratio, share
+from ..format import (
+    display_name,
+    images_per_second,
+    number,
+    per_device,
+    percent,
+    ratio,
+    seconds_per_epoch,
+    share,
+)
 from ..runs import Runs
+from .conclusions import ahead_text, verdict_reason
 from .penalty import penalty_cost
 
 
 def readme_headline(runs: Runs) -> str:
-    """The README's result block: a row per architecture and a sentence per comparison with the baseline."""
+    """The README's result block: a row per architecture and a sentence per comparison with the baseline.
+
+    The sentences follow the report's rules: the claim is no stronger than the paired interval's
+    verdict, and timings are given with the conditions they were measured under.
+    """
     rows = [
         "| architecture | test accuracy | seeds | seconds per epoch | images/s |",
         "|---|---:|---:|---:|---:|",
@@ -24,18 +38,11 @@ def readme_headline(runs: Runs) -> str:
         spread = f" ± {percent(summary.accuracy_sd)}" if summary.accuracy_sd is not None else ""
         rows.append(
             f"| {display_name(summary.arch)} | {percent(summary.accuracy_mean)}{spread} | {summary.seeds} "
-            f"| {per_device(summary.seconds_per_epoch, lambda value: number(value, 1))} "
-            f"| {per_device(summary.images_per_second, lambda value: number(value, 0))} |"
+            f"| {per_device(summary.seconds_per_epoch, seconds_per_epoch)} "
+            f"| {per_device(summary.images_per_second, images_per_second)} |"
         )
     sentences = []
     for pair in compare_all(runs):
-        if len(pair.seeds) == 1:
-            p_values = p_value(pair.seeds[0].p_value)
-        else:
-            p_values = "; ".join(f"seed {seed.seed} {p_value(seed.p_value)}" for seed in pair.seeds)
-        adjusted = " Holm-adjusted" if any(seed.p_adjusted is not None for seed in pair.seeds) else ""
-        interval = pair.difference_interval
-        spread = f", paired {interval.confidence:.0%} interval {interval_points(interval)}" if interval else ""
         per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
         timings = "; ".join(
             f"{ratio(group.time_ratio)} the seconds per epoch ({share(group.slowdown, sign=True)}) under {group.conditions}"
@@ -44,12 +51,18 @@ def readme_headline(runs: Runs) -> str:
                 if len(pair.timings) > 1
                 else ""
             )
+            + (
+                f", where the epoch times of {', '.join(scatter.label for _, scatter in group.scattered)} scatter (the "
+                "machine was loaded; the report gives the slowdown without them)"
+                if group.scattered
+                else ""
+            )
             for group in pair.timings
         )
+        claim = ahead_text(pair).replace("**", "")
+        accuracy = f"{claim[0].upper()}{claim[1:]} (per seed, in points: {per_seed}; {verdict_reason(pair)})."
         sentences.append(
-            f"{display_name(pair.other)} minus {display_name(pair.baseline)}: {points(pair.mean_difference)} of test "
-            f"accuracy (per seed: {per_seed}){spread} (McNemar's exact test per seed,{adjusted} {p_values}); "
-            + (f"{display_name(pair.other)} took {timings}." if timings else "no seed was timed alike.")
+            accuracy + " " + (f"{display_name(pair.other)} took {timings}." if timings else "No seed was timed alike.")
         )
     penalty = data_penalty(runs) if runs.cifar10 else None
     if penalty is not None:

@@ -9,10 +9,19 @@ from typing import TYPE_CHECKING
 
 from ...paths import BENCH_DIR
 from ..analysis.bench import BenchTiming, bench_timings
-from ..analysis.pairs import PairComparison
-from ..analysis.reference import BLOG_POST, BLOG_TIMING_CONDITIONS, CONFIDENCE, SLOWDOWN_AGREEMENT, Reference
-from ..analysis.timing import Agreement, BandPosition, TimingGroup, band_position
-from ..format import display_name, number, ratio, share
+from ..analysis.headline import blog_condition_timings
+from ..analysis.pairs import PairComparison, compare_all
+from ..analysis.reference import (
+    BLOG_POST,
+    BLOG_STEP_MODE,
+    BLOG_TIMING_CONDITIONS,
+    CONFIDENCE,
+    SCATTER_FACTOR,
+    SLOWDOWN_AGREEMENT,
+    Reference,
+)
+from ..analysis.timing import Agreement, BandPosition, EpochScatter, TimingGroup, band_position
+from ..format import display_name, images_per_second, ratio, seconds_per_epoch, share
 from ..runs import Runs
 
 if TYPE_CHECKING:
@@ -50,12 +59,38 @@ def _group_text(group: TimingGroup, base: str, other: str, devices: int) -> str:
             f". Over {interval.n} seeds the mean slowdown is {share(interval.mean)} "
             f"({interval.confidence:.0%} interval {share(interval.low)} to {share(interval.high)})"
         )
+        steady = group.steady_slowdown_interval
+        if group.scattered:
+            text += f". {scatter_text(group)}"
+            text += (
+                f"; without {'that seed' if len(group.scattered_seeds) == 1 else 'those seeds'}, over {steady.n} "
+                f"seeds, it is {share(steady.mean)} ({steady.confidence:.0%} interval {share(steady.low)} to "
+                f"{share(steady.high)})"
+                if steady is not None
+                else "; fewer than two seeds remain without them, so there is no interval without them"
+            )
     elif group.epoch_slowdown_range is not None:
         text += (
             f". One timed run per architecture gives no interval; epoch by epoch within these runs the slowdown "
             f"ranged {_slowdown_range(*group.epoch_slowdown_range)} (that spread leaves out load changes between runs)"
         )
+        if group.scattered:
+            text += f". {scatter_text(group)}"
     return text + "."
+
+
+def _scatter(scatter: EpochScatter) -> str:
+    epochs = ", ".join(f"epoch {epoch} {seconds_per_epoch(seconds)} s" for epoch, seconds in scatter.slow_epochs)
+    return f"{scatter.label} ({epochs}, against a median epoch of {seconds_per_epoch(scatter.median_seconds)} s)"
+
+
+def scatter_text(group: TimingGroup) -> str:
+    """The runs whose epoch times scatter, said beside their timing: the machine was loaded while they ran."""
+    runs = "; ".join(_scatter(scatter) for _, scatter in group.scattered)
+    return (
+        f"The epoch times of {runs} scatter (an epoch above {SCATTER_FACTOR}x the run's median): the machine was "
+        "loaded while it ran, so its timing carries that load"
+    )
 
 
 def timing_text(runs: Runs, pair: PairComparison) -> str:
@@ -76,12 +111,20 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
     if not pair.is_reference_pair or not runs.cifar10:
         return text
     if not pair.judged:
-        conditions = ", ".join(f"{key} {value}" for key, value in BLOG_TIMING_CONDITIONS.items())
-        return text + (
+        text += (
             f' The blog post\'s "about {pair.reference.slowdown:.0%} slower" was measured with its own loop '
-            f"({conditions}); these timings were not, so they are no verdict on that claim: grouped convolutions "
-            "gain differently from mixed precision, channels_last and larger batches."
+            f"({blog_conditions_text(pair.reference)}); these timings were not, so they are no verdict on that claim: "
+            "grouped convolutions gain differently from mixed precision, channels_last and larger batches."
         )
+        measured = [
+            f"{ratio(timing.time_ratio)} the time per image of {base} on {timing.device} ({timing.source})"
+            for timing in blog_condition_timings(runs, reference=pair.reference)
+        ]
+        if measured:
+            text += (
+                f" Under the blog's conditions, on a device model these runs used, {other} took {'; '.join(measured)}."
+            )
+        return text
     text += (
         f" The blog post says {display_name(pair.reference.slower)} is about {pair.reference.slowdown:.0%} slower. "
         f"The rule used here: {agreement_rule(pair.baseline, pair.other, pair.reference)}."
@@ -90,7 +133,7 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
     for group in pair.timings:
         if not group.judged:
             continue
-        text += " " + _verdict_text(group, group.slowdown_interval, group.slowdown, band, f"runs on {group.device}")
+        text += " " + _verdict_text(group, group.judged_interval, group.slowdown, band, f"runs on {group.device}")
     bench = bench_timings(runs.profile_dir.parent / BENCH_DIR, pair.baseline, pair.other, pair.reference)
     if bench:
         text += "\n\n" + _bench_text(pair, bench, band)
@@ -105,12 +148,12 @@ def _verdict_text(
     if interval is None:
         return (
             f"{condition}: the measured {_relation(slowdown)} lies {band_position(slowdown).value} {band}, but it is "
-            "**undecided** whether that agrees: with one timed run per architecture, a change in the machine's load "
+            "undecided whether that agrees: with one timed run per architecture, a change in the machine's load "
             "between the runs moves the ratio, and one run gives no estimate of how much. Two or more seeds per "
             "architecture give an interval that can decide it."
         )
     agreement = timing.agreement
-    verdict = "is **undecided**" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
+    verdict = "is undecided" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
     text = (
         f"{condition}: the slowdown is {share(interval.mean, sign=True)} ({interval.confidence:.0%} interval "
         f"{share(interval.low, sign=True)} to {share(interval.high, sign=True)}); by that rule it {verdict}"
@@ -133,7 +176,7 @@ def _bench_text(pair: PairComparison, bench: list[BenchTiming], band: str) -> st
     ]
     for timing in bench:
         measured = (
-            f"{other} {number(timing.other_rate, 0)} img/s against {base} {number(timing.base_rate, 0)}: "
+            f"{other} {images_per_second(timing.other_rate)} img/s against {base} {images_per_second(timing.base_rate)}: "
             f"{ratio(timing.time_ratio)} the time per image ({_relation(timing.slowdown)})"
         )
         verdict = _verdict_text(
@@ -162,3 +205,58 @@ def agreement_rule(baseline: str, other: str, reference: Reference = BLOG_POST) 
         f'the blog\'s "about {reference.slowdown:.0%}" when the {CONFIDENCE:.0%} interval of its mean '
         f"lies within {low:.0%} to {high:.0%}, and disagrees when the interval lies wholly outside that band"
     )
+
+
+def blog_conditions_text(reference: Reference = BLOG_POST) -> str:
+    """The blog's timing conditions in words: fp32, batch 32, default layout, eager steps."""
+    layout = "default layout" if not BLOG_TIMING_CONDITIONS["channels_last"] else "channels_last"
+    return (
+        f"{BLOG_TIMING_CONDITIONS['precision']}, batch {BLOG_TIMING_CONDITIONS['batch_size']}, {layout}, "
+        f"{BLOG_STEP_MODE} steps"
+    )
+
+
+def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
+    """The notes under the headline table: where the blog's time is (not) shown, and timings taken under load."""
+    notes = []
+    if runs.cifar10 and runs.of(reference.faster) and runs.of(reference.slower):
+        timings = blog_condition_timings(runs, reference=reference)
+        claim = f'The blog post\'s "about {1 + reference.slowdown:.1f}x"'
+        conditions = blog_conditions_text(reference)
+        if timings:
+            measured = "; ".join(
+                f"{ratio(timing.time_ratio)} on {timing.device} ({timing.source})" for timing in timings
+            )
+            notes.append(
+                f"{claim} is shown beside the time measured under its own conditions ({conditions}): {measured}."
+            )
+        else:
+            timed = "; ".join(
+                dict.fromkeys(group.conditions for pair in _reference_pairs(runs, reference) for group in pair.timings)
+            )
+            devices = ", ".join(dict.fromkeys(run.record.env.device_name for run in runs.complete))
+            notes.append(
+                f"{claim} is not shown (—): it was measured under its own conditions ({conditions}), and no time "
+                f"here was: these runs were timed under {timed or 'no common conditions'}, and `make bench` has no "
+                f"timing at those conditions on their device model ({devices})."
+            )
+    scattered = [
+        scatter
+        for pair in _reference_pairs(runs, reference, every=True)
+        for group in pair.timings
+        for _, scatter in group.scattered
+    ]
+    if scattered:
+        notes.append(
+            "Timing under load: the epoch times of "
+            + "; ".join(_scatter(scatter) for scatter in dict.fromkeys(scattered))
+            + f" scatter (an epoch above {SCATTER_FACTOR}x the run's median); the means above include "
+            "them, and the conclusions give the slowdown with and without them."
+        )
+    return "\n\n".join(f"*{note}*" for note in notes)
+
+
+def _reference_pairs(runs: Runs, reference: Reference, every: bool = False) -> list[PairComparison]:
+    """The comparisons with the baseline (every one, or only the reference's pair)."""
+    pairs = compare_all(runs, reference)
+    return pairs if every else [pair for pair in pairs if pair.is_reference_pair]
