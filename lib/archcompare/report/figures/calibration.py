@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from ..analysis.calibration import reliability_panels
 from ..analysis.ensembles import EnsembleScore
 from ..format import display_name, share
+from ..format import ece as ece_text
 from ..runs import Runs
-from ..wording.calibration import ece_text, panel_name
+from ..wording.calibration import panel_name
 from .layout import empty_figure
 
 MAX_COLUMNS = 4

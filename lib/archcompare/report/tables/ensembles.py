@@ -9,15 +9,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis.ensembles import EnsembleScore, EqualModelCount, spread
-from ..format import number, p_value
-from ..wording.calibration import ece_number, nll_text
+from ..format import ece, nll, number, p_value
 from ..wording.ensembles import kind_name
 
 
 def _scaled_ece(score: EnsembleScore) -> str:
     spread_ = score.ece_scaled_range
-    value = ece_number(score.ece_scaled)
-    return value if spread_ is None else f"{value} ({ece_number(spread_[0])} to {ece_number(spread_[1])})"
+    value = ece(score.ece_scaled, unit=False)
+    return value if spread_ is None else f"{value} ({ece(spread_[0], unit=False)} to {ece(spread_[1], unit=False)})"
 
 
 def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
@@ -32,9 +31,9 @@ def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
             {
                 "model": score.name,
                 "accuracy (%)": 100 * score.accuracy,
-                "NLL": nll_text(score.nll),
-                "ECE (%)": ece_number(score.ece),
-                "NLL, temperature-scaled": nll_text(score.nll_scaled),
+                "NLL": nll(score.nll),
+                "ECE (%)": ece(score.ece, unit=False),
+                "NLL, temperature-scaled": nll(score.nll_scaled),
                 "ECE (%), temperature-scaled (range over halvings)": _scaled_ece(score),
                 "fitted temperatures": ", ".join(number(t) for t in score.temperatures)
                 if len(score.temperatures) <= 2
@@ -58,7 +57,7 @@ def equal_model_count_table(equal_count: EqualModelCount) -> pd.DataFrame:
                 "pairs": summary.count,
                 "accuracy, mean (%)": 100 * summary.accuracy_mean,
                 "accuracy, range (%)": f"{number(100 * summary.accuracy_low)} to {number(100 * summary.accuracy_high)}",
-                "NLL, mean": nll_text(summary.nll_mean),
+                "NLL, mean": nll(summary.nll_mean),
                 "training time, mean (s)": number(compute.mean_seconds, 0),
                 "timed on": ", ".join(compute.devices),
             }

@@ -20,24 +20,9 @@ from ..analysis.calibration import (
 )
 from ..analysis.ensembles import EnsembleScore
 from ..format import display_name, number, share
+from ..format import ece as ece_text
+from ..format import nll as nll_text
 from ..runs import Runs
-
-# Local formatters, one rounding per quantity across the text and the tables (format.py has none for
-# these yet; to be unified there): ECE as a percentage with one decimal, since on 1,000 images the
-# temperature-scaled ECE moves by about a point with the halves; NLL with three decimals.
-
-
-def ece_number(value: float) -> str:
-    """An ECE (a fraction) as a table cell in percent: ``0.0597`` -> ``"6.0"``."""
-    return number(100 * value, 1)
-
-
-def ece_text(value: float) -> str:
-    return f"{ece_number(value)} %"
-
-
-def nll_text(value: float) -> str:
-    return number(value, 3)
 
 
 def ece_range_text(score: EnsembleScore) -> str:

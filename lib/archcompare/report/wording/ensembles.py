@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from ..analysis.ensembles import EnsembleScore, EqualModelCount, MemberComparison, TrainingCompute, spread
 from ..format import display_name, number, p_value, percent, ratio
-from .calibration import ece_text, nll_text, scaling_text
+from ..format import ece as ece_text
+from ..format import nll as nll_text
+from .calibration import scaling_text
 
 
 def ensembles_markdown(seeds: Mapping[str, list[EnsembleScore]], equal_count: EqualModelCount | None) -> str:
