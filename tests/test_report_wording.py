@@ -104,7 +104,8 @@ def test_temperature_scaling_that_raises_nll_is_said_not_to_help_with_the_fold_t
     # quick's ResNet-50: NLL 1.693 -> 1.696 for one model, 1.630 -> 1.634 for the three-seed ensemble.
     assert "One model: temperature scaling raised NLL (1.693 → 1.696)" in resnet
     assert "The 3-seed ensemble: temperature scaling raised NLL (1.630 → 1.634) and raised ECE" in resnet
-    assert "so **it did not help**" in resnet
+    # Said plainly: a description of these scores on a small test set, not a test's verdict, so not in bold.
+    assert "so it did not help" in resnet and "**it did not help**" not in resnet
     assert "the test set is too small to fit a temperature reliably" in resnet
     largest = scores["resnet50"][-1]
     a, b = largest.temperatures

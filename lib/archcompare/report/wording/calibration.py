@@ -73,7 +73,7 @@ def scaling_text(what: str, score: EnsembleScore) -> str:
         + (
             ""
             if helped
-            else ", so **it did not help**"
+            else ", so it did not help"  # a description of these scores, not a test: never bold
             if nll is not Change.LOWERED and ece is not Change.LOWERED
             else ", so it helped only in part"
         )
