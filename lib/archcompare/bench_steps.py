@@ -70,7 +70,10 @@ class Measure:
 
 
 MEASURE = {
-    "cpu": Measure(warmup_steps=1, seconds=4.0, repeats=3),
+    # A CPU step of the blog loop takes over a second and its DataLoader workers start slowly: 3 warm-up
+    # steps, and samples long enough to hold several steps (a 4 s sample after one warm-up step read
+    # 16 to 27 images/s for one loop on an idle machine).
+    "cpu": Measure(warmup_steps=3, seconds=6.0, repeats=3),
     "cuda": Measure(warmup_steps=10, seconds=2.0, repeats=5),
 }
 SESSION_MEASURE = Measure(warmup_steps=10, seconds=2.0, repeats=3)
