@@ -32,6 +32,26 @@ def history(run_dir) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def train_in_one_and_two_processes(tmp_path, **settings) -> dict:
+    """The same tiny run (global batch 7: shares of 4 and 3 images) in one and in two processes, into p1/ and p2/."""
+    images = make_imagefolder(tmp_path / "images", train_per_class=10, test_per_class=5, size=(16, 16))
+    return {
+        processes: train(
+            tiny_config(
+                images,
+                tmp_path,
+                batch_size=7,
+                lr=1e-3,
+                processes=processes,
+                output_dir=str(tmp_path / f"p{processes}"),
+                **settings,
+            ),
+            **quiet,
+        )
+        for processes in (1, 2)
+    }
+
+
 def test_two_processes_compute_what_one_process_computes_with_the_same_global_batch(tmp_path):
     """Same seed, same global batch (7: shares of 4 and 3 images), two epochs, in one and in two processes.
 
@@ -41,19 +61,7 @@ def test_two_processes_compute_what_one_process_computes_with_the_same_global_ba
     moves them further (per-process batch norm moved the first epoch's training loss by 1 %,
     unweighted losses of unequal shares by 0.5 %), and accuracies must be equal.
     """
-    images = make_imagefolder(tmp_path / "images", train_per_class=10, test_per_class=5, size=(16, 16))
-    runs = {}
-    for processes in (1, 2):
-        config = tiny_config(
-            images,
-            tmp_path,
-            epochs=2,
-            batch_size=7,
-            lr=1e-3,
-            processes=processes,
-            output_dir=str(tmp_path / f"p{processes}"),
-        )
-        runs[processes] = train(config, **quiet)
+    runs = train_in_one_and_two_processes(tmp_path, epochs=2)
     for one, two in zip(history(tmp_path / "p1"), history(tmp_path / "p2"), strict=True):
         for key in ("train_loss", "train_ce", "test_loss"):
             assert float(two[key]) == pytest.approx(float(one[key]), rel=2e-3), key
@@ -80,20 +88,7 @@ def test_two_processes_agree_with_one_in_bf16_as_closely_as_bf16_agrees_with_fp3
     Tolerance 3e-2 relative: twice bf16's own distance from fp32. One epoch only: after a second, at this
     size, the gaps grow past 5 % (before the fix, the two-process run stopped at its first step).
     """
-    images = make_imagefolder(tmp_path / "images", train_per_class=10, test_per_class=5, size=(16, 16))
-    runs = {}
-    for processes in (1, 2):
-        config = tiny_config(
-            images,
-            tmp_path,
-            epochs=1,
-            batch_size=7,
-            lr=1e-3,
-            precision="bf16",
-            processes=processes,
-            output_dir=str(tmp_path / f"p{processes}"),
-        )
-        runs[processes] = train(config, **quiet)
+    runs = train_in_one_and_two_processes(tmp_path, epochs=1, precision="bf16")
     assert runs[1].env.precision == runs[2].env.precision == "bf16"
     (one,), (two,) = history(tmp_path / "p1"), history(tmp_path / "p2")
     for key in ("train_loss", "train_ce", "test_loss"):
