@@ -218,3 +218,31 @@ def test_records_from_before_the_world_size_was_recorded_still_load():
     record = read_record(ROOT / "outputs" / "quick" / "runs" / "resnet50-seed0" / "summary.json")
     assert "world_size" not in json.loads((ROOT / "outputs/quick/runs/resnet50-seed0/summary.json").read_text())["env"]
     assert (record.env.world_size, record.env.nodes) == (None, None)
+
+
+def test_the_error_line_names_the_killed_worker_not_the_one_torchrun_stopped_after_it(tmp_path):
+    """torchrun's failure summary, as it printed it here once a rank was killed: the survivor that torchrun
+    then stopped with SIGTERM listed first, the killed rank second. The line names the killed one (the
+    kill test above saw either order)."""
+    from archcompare.training.distributed import _failure
+
+    summary = """
+    Failures:
+    [1]:
+      time      : 2026-12-04_22:20:01
+      host      : box
+      rank      : 1 (local_rank: 1)
+      exitcode  : -15 (pid: 24877) (SIGTERM)
+      error_file: <N/A>
+      traceback : Signal 15 (SIGTERM) received by PID 24877
+    ------------------------------------------------------------
+    Root Cause (first observed failure):
+    [0]:
+      time      : 2026-12-04_22:20:01
+      host      : box
+      rank      : 0 (local_rank: 0)
+      exitcode  : -9 (pid: 24878) (SIGKILL)
+      error_file: <N/A>
+      traceback : Signal 9 (SIGKILL) received by PID 24878
+    """.splitlines()
+    assert _failure(summary, tmp_path / "no-error-file.json") == "exitcode  : -9 (pid: 24878) (SIGKILL)"

@@ -202,10 +202,17 @@ def _failure(lines: list[str], error_file: Path) -> str:
     """
     lines = [re.sub(r"^\[rank\d+\]:\s*", "", line.strip()) for line in lines if line.strip()]
     # torchrun's failure summary gives each failed worker an "exitcode : ..." line, then its error file,
-    # "<N/A>" when the worker wrote none: it died without an exception.
-    for exitcode, error in zip(lines, lines[1:]):
-        if exitcode.startswith("exitcode") and re.fullmatch(r"error_file\s*:\s*<N/A>", error):
-            return exitcode
+    # "<N/A>" when the worker wrote none: it died without an exception. Once one worker has failed,
+    # torchrun stops the others with SIGTERM, and its summary lists them too, in no fixed order (its
+    # "root cause" is the earliest by a timestamp in whole seconds): the worker that died otherwise
+    # (SIGKILL, the OOM killer, a crash) is what stopped the run.
+    killed = [
+        exitcode
+        for exitcode, error in zip(lines, lines[1:])
+        if exitcode.startswith("exitcode") and re.fullmatch(r"error_file\s*:\s*<N/A>", error)
+    ]
+    if killed:
+        return next((exitcode for exitcode in killed if "SIGTERM" not in exitcode), killed[0])
     exception = _worker_exception(error_file)
     if exception:
         return exception
