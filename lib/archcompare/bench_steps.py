@@ -1,10 +1,10 @@
 """``make bench``'s step-mode rows: eager against captured steps, each row written down as it finishes.
 
-Conditions: the blog's (fp32, batch 32, default layout), the ``full`` profile's (bf16, batch 512,
-channels_last), and the blog's arithmetic in channels_last, under a label of its own that does not
-start with "blog", so that the report never takes it for the blog's layout. Each row: images/s of
-the training loop's own steps after set-up, and the set-up itself (capture or compilation plus the
-first steps), which a session on a lent GPU pays too.
+Conditions: the blog's (``blog_timing.BLOG_TIMING_CONDITIONS``: fp32, batch 32, default layout),
+the ``full`` profile's (bf16, batch 512, channels_last), and the blog's arithmetic in channels_last,
+under a label of its own that does not start with "blog", so that the report never takes it for the
+blog's layout. Each row: images/s of the training loop's own steps after set-up, and the set-up
+itself (capture or compilation plus the first steps), which a session on a lent GPU pays too.
 
 A CPU has eager steps only, which the project loop's rows of ``make bench`` already measure, so a
 CPU bench has no step-mode rows (``QUICK=1`` still runs their eager rows, to check the machinery). A lent GPU's session
@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from .blog_timing import BLOG_TIMING_CONDITIONS
 from .config import RunConfig
 from .files import write_json, write_text
 from .probe import TrainingSteps, synthetic_dataset
@@ -43,9 +44,9 @@ BLOG_CONDITION = "blog (fp32, batch 32, default layout)"
 FULL_CONDITION = "full (bf16, batch 512, channels_last)"
 CHANNELS_LAST_CONDITION = "channels_last (fp32, batch 32, the blog's recipe)"
 STEP_CONDITIONS = {
-    BLOG_CONDITION: dict(precision="fp32", batch_size=32, channels_last=False, recipe="blog"),
+    BLOG_CONDITION: dict(BLOG_TIMING_CONDITIONS, recipe="blog"),
     FULL_CONDITION: dict(precision="bf16", batch_size=512, channels_last=True, recipe="standard"),
-    CHANNELS_LAST_CONDITION: dict(precision="fp32", batch_size=32, channels_last=True, recipe="blog"),
+    CHANNELS_LAST_CONDITION: dict(BLOG_TIMING_CONDITIONS, channels_last=True, recipe="blog"),
 }
 # Which steps each condition is measured with on a GPU. torch.compile's own ways of cutting launch
 # overhead are measured beside the plain CUDA graph for ResNet-50 at the blog's batch, where
