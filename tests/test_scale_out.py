@@ -63,6 +63,7 @@ def test_a_cpu_bench_has_no_step_mode_rows_and_a_sessions_rows_merge_into_the_pu
 
     from archcompare.bench import render_tables
     from archcompare.bench_steps import BLOG_CONDITION, bench_step_modes, merge_rows, read_rows
+    from archcompare.errors import PipelineError
 
     said = []
     assert bench_step_modes(torch.device("cpu"), tmp_path / "rows.partial", said.append) == []
@@ -73,11 +74,11 @@ def test_a_cpu_bench_has_no_step_mode_rows_and_a_sessions_rows_merge_into_the_pu
         shutil.copy(ROOT / "outputs" / "bench" / name, published / name)
     loops_table = (published / "bench-cuda.md").read_text()
 
-    def row(arch, mode, rate):
+    def row(arch, mode, rate, device_name="NVIDIA H200"):
         return dict(
-            condition=BLOG_CONDITION, arch=arch, mode=mode, images_per_second=rate, setup_seconds=1.0, batch_size=32,
-            precision="fp32", channels_last=False, device="cuda", device_name="NVIDIA H200", torch="2.11.0",
-            created="2026-12-01T00:00:00+00:00",
+            condition=BLOG_CONDITION, arch=arch, mode=mode, images_per_second=rate, samples=[rate], setup_seconds=1.0,
+            batch_size=32, precision="fp32", channels_last=False, device="cuda", device_name=device_name,
+            torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=1), created="2026-12-01T00:00:00+00:00",
         )  # fmt: skip
 
     rows = tmp_path / "bench-cuda.rows.partial"
@@ -86,10 +87,38 @@ def test_a_cpu_bench_has_no_step_mode_rows_and_a_sessions_rows_merge_into_the_pu
     merge_rows(read_rows(rows), published, render_tables)
     table = (published / "bench-cuda.md").read_text()
     assert table.startswith(loops_table)  # the loops' table, as published
-    assert "| resnet50 | cuda-graph | 5000.0 | 1.0 | 3.57x | 2026-12-01 |" in table
+    assert (
+        "| NVIDIA H200 | blog (fp32, batch 32, default layout) | fp32 | resnet50 | cuda-graph | 5000.0 | 1.0 | 3.57x |"
+        in table
+    )
     merge_rows([row("resnet50", "cuda-graph", 6000.0)], published, render_tables)
     merged = json.loads((published / "bench-cuda.json").read_text())["step_modes"]
     assert [(r["mode"], r["images_per_second"]) for r in merged] == [("eager", 1400.0), ("cuda-graph", 6000.0)]
+    # Rows of another GPU model join the table beside them: each keeps its own device's name, replaces nothing of
+    # the H200's, and is set beside the eager row of its own device; the file's name stays its loops' device's.
+    merge_rows([row("resnet50", "eager", 1000.0, "NVIDIA H100")], published, render_tables)
+    merged = json.loads((published / "bench-cuda.json").read_text())
+    assert merged["device_name"] == "NVIDIA H200"
+    assert [(r["device_name"], r["mode"], r["images_per_second"]) for r in merged["step_modes"]] == [
+        ("NVIDIA H200", "eager", 1400.0),
+        ("NVIDIA H200", "cuda-graph", 6000.0),
+        ("NVIDIA H100", "eager", 1000.0),
+    ]
+    table = (published / "bench-cuda.md").read_text()
+    assert (
+        "| NVIDIA H200 | blog (fp32, batch 32, default layout) | fp32 | resnet50 | cuda-graph | 6000.0 | 1.0 | 4.29x |"
+        in table
+    )
+    assert (
+        "| NVIDIA H100 | blog (fp32, batch 32, default layout) | fp32 | resnet50 | eager | 1000.0 | 1.0 | 1.00x |"
+        in table
+    )
+    # A row that is not whole is refused before anything is written (unpack's own checks: tests/test_session.py).
+    before = (published / "bench-cuda.json").read_bytes()
+    unsampled = {key: value for key, value in row("resnet50", "eager", 1.0).items() if key != "samples"}
+    with pytest.raises(PipelineError, match="the rows, row 2: no samples"):
+        merge_rows([row("resnext50_32x4d", "eager", 1.0), unsampled], published, render_tables)
+    assert (published / "bench-cuda.json").read_bytes() == before
 
 
 def test_train_notebook_runs_by_hand_and_computes_what_train_computes_for_its_config(tmp_path, images):

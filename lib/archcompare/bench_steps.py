@@ -13,19 +13,23 @@ CPU bench has no step-mode rows (``QUICK=1`` still runs their eager rows, to che
 
 Every finished row is appended at once to ``bench-<device>.rows.partial`` (one JSON object a line):
 a session that ends early keeps the rows it finished, and no half-written table. ``merge_rows``
-puts such rows into the published ``bench-<device>.json`` and rewrites its Markdown table (a row
-replaces the earlier row of the same conditions, architecture and steps).
+checks such rows (``ROW_FIELDS``: nothing is written unless every row is whole) and puts them into
+the published ``bench-<device>.json`` and its Markdown table; a row replaces the earlier row of the
+same device, conditions, architecture and steps, and keeps its own device's name.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,9 @@ import torch
 
 from .blog_timing import BLOG_TIMING_CONDITIONS
 from .config import RunConfig
+from .errors import PipelineError
 from .files import write_json, write_text
+from .paths import shown
 from .probe import TrainingSteps, synthetic_dataset
 from .provenance import environment, now
 from .training.device import resolve_precision, synchronize
@@ -195,55 +201,145 @@ def _bench_step_mode(
 
 
 def step_modes_table(rows: list[dict[str, Any]]) -> str:
+    """The step-mode rows as Markdown; each row beside the eager row of its own device, conditions and model."""
     devices = sorted({f"{row.get('device_name', '?')}, torch {row.get('torch', '?')}" for row in rows})
     lines = [
         f"Step modes on {'; '.join(devices)}: medians of timed samples after warm-up.",
         "",
-        "| conditions | precision here | architecture | steps | img/s | setup (s) | vs eager | measured |",
-        "|---|---|---|---|---:|---:|---:|---|",
+        "| device | conditions | precision here | architecture | steps | img/s | setup (s) | vs eager | measured |",
+        "|---|---|---|---|---|---:|---:|---:|---|",
     ]
-    eager = {(row["condition"], row["arch"]): row["images_per_second"] for row in rows if row["mode"] == "eager"}
+    eager = {_same_work(row): row["images_per_second"] for row in rows if row["mode"] == "eager"}
     for row in rows:
-        reference = eager.get((row["condition"], row["arch"]))
+        reference = eager.get(_same_work(row))
         ratio = f"{row['images_per_second'] / reference:.2f}x" if reference else "-"
         lines.append(
-            f"| {row['condition']} | {row['precision']} | {row['arch']} | {row['mode']} | {row['images_per_second']:.1f} "
-            f"| {row['setup_seconds']:.1f} | {ratio} | {str(row.get('created', ''))[:10]} |"
+            f"| {row.get('device_name', '?')} | {row['condition']} | {row['precision']} | {row['arch']} | {row['mode']} "
+            f"| {row['images_per_second']:.1f} | {row['setup_seconds']:.1f} | {ratio} | {str(row.get('created', ''))[:10]} |"
         )
     return "\n".join(lines) + "\n"
 
 
+# What a row must hold, and what each field may be, before it is merged into a published table: a
+# row's device names the file it goes into (bench-<device>.json), and its text fields are shown in
+# Markdown table cells.
+ROW_DEVICES = ("cuda", "cpu")
+ROW_MODES = ("eager", "cuda-graph", *(f"torch.compile {mode}" for mode in COMPILE_MODES))
+_CELL_TEXT = re.compile(r"[^|\x00-\x1f\x7f]{1,200}")
+
+
+def _number(value: Any, positive: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value > 0 if positive else value >= 0
+
+
+def _timestamp(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+ROW_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "condition": (lambda value: value in STEP_CONDITIONS, f"one of {', '.join(map(repr, STEP_CONDITIONS))}"),
+    "arch": (lambda value: value in ARCHS, f"one of {', '.join(ARCHS)}"),
+    "mode": (lambda value: value in ROW_MODES, f"one of {', '.join(ROW_MODES)}"),
+    "images_per_second": (lambda value: _number(value, positive=True), "a positive number"),
+    "samples": (
+        lambda value: isinstance(value, list) and value and all(_number(x, positive=True) for x in value),
+        "a list of positive numbers",
+    ),
+    "setup_seconds": (_number, "a number of seconds"),
+    "batch_size": (lambda value: type(value) is int and value > 0, "a positive whole number"),
+    "precision": (lambda value: value in ("fp32", "bf16", "fp16"), "fp32, bf16 or fp16"),
+    "channels_last": (lambda value: isinstance(value, bool), "true or false"),
+    "device": (lambda value: value in ROW_DEVICES, f"one of {', '.join(ROW_DEVICES)}"),
+    "device_name": (lambda value: isinstance(value, str) and _CELL_TEXT.fullmatch(value), "a device's name"),
+    "torch": (lambda value: isinstance(value, str) and _CELL_TEXT.fullmatch(value), "a torch version"),
+    "measure": (
+        lambda value: isinstance(value, dict) and set(value) == {f.name for f in fields(Measure)},
+        f"how it was timed ({', '.join(f.name for f in fields(Measure))})",
+    ),
+    "created": (_timestamp, "an ISO 8601 time"),
+}
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a rows file; a last line cut off by the end of a session is left out."""
+    """The rows of a rows file; a last line cut off by the end of a session is left out, any other bad line refused."""
+    lines = path.read_text().splitlines()
     rows = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, 1):
         try:
             rows.append(json.loads(line))
         except ValueError:
-            continue
+            if number < len(lines):
+                raise PipelineError(f"{path.name}, line {number}: not a JSON row ({line[:40]!r})") from None
     return rows
 
 
-def merge_rows(rows: list[dict[str, Any]], output_dir: Path, render: Callable[[dict[str, Any]], str]) -> list[Path]:
-    """Put step-mode rows into each device's published ``bench-<device>.json`` and rewrite its ``.md`` with ``render``.
+def checked_rows(rows: list[Any], where: str) -> list[dict[str, Any]]:
+    """``rows`` when each holds every field of ``ROW_FIELDS``, each as it may be; else PipelineError naming the first problem."""
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise PipelineError(f"{where}, row {number}: not a JSON object")
+        missing = [name for name in ROW_FIELDS if name not in row]
+        if missing:
+            raise PipelineError(f"{where}, row {number}: no {', '.join(missing)}")
+        for name, (allowed, what) in ROW_FIELDS.items():
+            if not allowed(row[name]):
+                raise PipelineError(f"{where}, row {number}: {name} is {row[name]!r}, not {what}")
+    return rows
 
-    A row replaces the published row of the same conditions, architecture and steps; the others stay.
-    Returns the tables written.
+
+def merged_tables(
+    rows: list[dict[str, Any]], output_dir: Path, render: Callable[[dict[str, Any]], str]
+) -> dict[Path, tuple[dict[str, Any], str]]:
+    """Each device's published ``bench-<device>.json`` with checked ``rows`` merged in, and its ``.md``; nothing written.
+
+    A row replaces the published row of the same device (by name), conditions, architecture and steps;
+    the others stay. Each row keeps its own ``device_name``: the file's names the device of the loops'
+    table only, and is left as it is (a file made here from rows alone has none).
     """
-    written = []
+    tables = {}
     for device in sorted({row["device"] for row in rows}):
         path = output_dir / f"bench-{device}.json"
-        mine = [row for row in rows if row["device"] == device]
-        report = json.loads(path.read_text()) if path.exists() else {"device": device}
-        report.setdefault("device_name", mine[-1]["device_name"])
+        try:
+            report = json.loads(path.read_text()) if path.exists() else {"device": device}
+        except (OSError, ValueError) as error:
+            raise PipelineError(f"{shown(path)} cannot be read ({error})") from None
+        if not isinstance(report, dict) or not isinstance(report.get("step_modes", []), list):
+            raise PipelineError(f"{shown(path)} is not a bench table (no list of step-mode rows)")
         merged = {_key(row): row for row in report.get("step_modes", [])}
-        merged.update({_key(row): row for row in mine})
-        report["step_modes"] = list(merged.values())
+        merged.update({_key(row): row for row in rows if row["device"] == device})
+        report = {**report, "step_modes": list(merged.values())}
+        tables[path] = (report, render(report))
+    return tables
+
+
+def write_tables(tables: dict[Path, tuple[dict[str, Any], str]]) -> list[Path]:
+    """Write what ``merged_tables`` made; returns the files written."""
+    written = []
+    for path, (report, markdown) in tables.items():
         write_json(path, report)
-        write_text(path.with_suffix(".md"), render(report))
+        write_text(path.with_suffix(".md"), markdown)
         written += [path, path.with_suffix(".md")]
     return written
 
 
-def _key(row: dict[str, Any]) -> tuple[str, str, str]:
-    return row["condition"], row["arch"], row["mode"]
+def merge_rows(rows: list[Any], output_dir: Path, render: Callable[[dict[str, Any]], str]) -> list[Path]:
+    """Check ``rows``, put them into each device's published ``bench-<device>.json``, rewrite its ``.md`` with ``render``.
+
+    See ``merged_tables``; nothing is written unless every row is whole. Returns the tables written.
+    """
+    return write_tables(merged_tables(checked_rows(rows, "the rows"), output_dir, render))
+
+
+def _same_work(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What a row's steps did, whatever the steps: its eager row is the one with the same key."""
+    return row.get("device_name"), row["condition"], row["arch"]
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (*_same_work(row), row["mode"])
