@@ -306,8 +306,43 @@ def results_archive(path, members: dict[str, bytes], link: str | None = None):
     return path
 
 
+# What papermill leaves of train.ipynb, in brief: the tiny runs were trained without Jupyter.
+NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
 def run_files(directory) -> dict[str, bytes]:
-    return {name: (directory / name).read_bytes() for name in ("history.csv", "predictions.npz", "summary.json")}
+    """A committed run's files as a session packs them, its executed notebook among them."""
+    files = {name: (directory / name).read_bytes() for name in ("history.csv", "predictions.npz", "summary.json")}
+    return {"train.ipynb": NOTEBOOK, **files}
+
+
+def seed2_members(runs) -> dict[str, bytes]:
+    """tiny/runs/resnet50-seed2 in an archive: seed 0's files, its record saying seed 2 (a run the profile trains)."""
+    files = run_files(runs / "resnet50-seed0")
+    summary = json.loads(files["summary.json"])
+    files["summary.json"] = json.dumps({**summary, "seed": 2, "config": {**summary["config"], "seed": 2}}).encode()
+    return {f"tiny/runs/resnet50-seed2/{name}": data for name, data in files.items()}
+
+
+def bench_row(**changes) -> dict:
+    """A step-mode row as `bench --session` writes it (bench_steps._bench_step_mode), with ``changes``."""
+    row = dict(
+        condition="blog (fp32, batch 32, default layout)", arch="resnet50", mode="eager", images_per_second=1400.0,
+        samples=[1390.0, 1400.0, 1410.0], setup_seconds=1.0, batch_size=32, precision="fp32", channels_last=False,
+        device="cuda", device_name="NVIDIA H200", torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=3),
+        created="2026-12-01T00:00:00+00:00",
+    )  # fmt: skip
+    return {**row, **changes}
+
+
+def penalty_summary(fingerprint: str = "71e1cb81bb756883") -> dict:
+    from archcompare.data_penalty import summarise
+
+    return summarise([0.9301, 0.9305, 0.9298], "cifar10-jpeg", fingerprint, "NVIDIA H200")
+
+
+def listing(folder) -> list:
+    return sorted((path, path.stat().st_mtime_ns) for path in folder.rglob("*"))
 
 
 def test_unpack_refuses_an_archive_with_anything_but_complete_runs_of_existing_profiles(session, tmp_path):
@@ -318,7 +353,16 @@ def test_unpack_refuses_an_archive_with_anything_but_complete_runs_of_existing_p
     files = run_files(outputs / "tiny" / "runs" / "resnet50-seed0")
     summary = json.loads(files["summary.json"])
     other_lr = json.dumps({**summary, "config": {**summary["config"], "lr": 0.1}}).encode()
+    no_dataset = {key: value for key, value in summary["config"].items() if key != "dataset"}
     run = "tiny/runs/resnet50-seed2/"
+    whole = seed2_members(outputs / "tiny" / "runs")
+
+    def but(name, data):  # the whole seed-2 run with one file replaced (None: left out)
+        return {member: content for member, content in whole.items() if not member.endswith("/" + name)} | (
+            {run + name: data} if data is not None else {}
+        )
+
+    history = files["history.csv"].decode().splitlines()
     cases = {
         "/etc/cron.d/x": ({"/etc/cron.d/x": b"x"}, None, "is not a file of <profile>/runs/<run>/"),
         "..": ({"tiny/runs/resnet50-seed2/../../../x": b"x"}, None, "is not a file of <profile>/runs/<run>/"),
@@ -327,34 +371,144 @@ def test_unpack_refuses_an_archive_with_anything_but_complete_runs_of_existing_p
         "another file": ({run + "checkpoint.pt": b"x"}, None, "is not one of a run's files"),
         "no profile": ({"nosuch/runs/resnet50-seed0/summary.json": b"{}"}, None, "unknown profile 'nosuch'"),
         "no such run": ({"tiny/runs/vgg-seed0/summary.json": b"{}"}, None, "profile 'tiny' has no run 'vgg-seed0'"),
-        "incomplete": ({run + "history.csv": files["history.csv"]}, None, "is not complete (no summary.json)"),
-        "another run": ({run + "summary.json": files["summary.json"]}, None, "it is resnet50 seed 0"),
+        "incomplete": (
+            {run + "history.csv": files["history.csv"]},
+            None,
+            "is not complete (no train.ipynb, predictions.npz, summary.json)",
+        ),
+        "no predictions": (but("predictions.npz", None), None, "is not complete (no predictions.npz)"),
+        "no notebook": (but("train.ipynb", None), None, "is not complete (no train.ipynb)"),
+        "bad predictions": (but("predictions.npz", b"not a zip"), None, "predictions.npz is not a run's predictions"),
+        "short history": (
+            but("history.csv", "\n".join(history[:-1]).encode()),
+            None,
+            "history.csv's epochs are not 1 to 2 (1 row(s), the last 1)",
+        ),
+        "bad notebook": (but("train.ipynb", b"[]"), None, "train.ipynb is not a notebook"),
+        "another run": ({run + name: data for name, data in files.items()}, None, "it is resnet50 seed 0"),
         "other settings": (
-            {"tiny/runs/resnet50-seed0/summary.json": other_lr},
+            {f"tiny/runs/resnet50-seed0/{name}": data for name, data in files.items()}
+            | {"tiny/runs/resnet50-seed0/summary.json": other_lr},
             None,
             "(lr); make report would retrain",
         ),
+        "no dataset": (
+            but("summary.json", json.dumps({**json.loads(whole[run + "summary.json"]), "config": no_dataset}).encode()),
+            None,
+            "its summary.json is not a run record (its config names no dataset)",
+        ),
     }
-    before = sorted((path, path.stat().st_mtime_ns) for path in outputs.rglob("*"))
-    for number, (members, link, message) in enumerate(cases.values()):
+    before = listing(outputs)
+    for number, (name, (members, link, message)) in enumerate(cases.items()):
         folder = tmp_path / f"case{number}"
         folder.mkdir()
         results_archive(folder / "results.tgz", members, link)
         with pytest.raises(PipelineError, match=re.escape(message) + ".*nothing unpacked"):
             unpack(folder, log=lambda message: None)
-    assert sorted((path, path.stat().st_mtime_ns) for path in outputs.rglob("*")) == before  # nothing written
+        assert listing(outputs) == before, name  # nothing written
+
+
+def test_unpack_refuses_bench_rows_and_a_penalty_that_are_not_whole_before_it_writes_any_run(session, tmp_path):
+    """Beside a good archive: the rows file and the penalty are checked before the runs are written, and a row's
+    device (which names the table it goes into) is cuda or cpu, nothing that leads out of outputs/bench/."""
+    from archcompare.errors import PipelineError
+    from archcompare.pipeline.unpack import unpack
+
+    outputs = tmp_path / "outputs"
+    whole = seed2_members(outputs / "tiny" / "runs")
+    no_samples = {key: value for key, value in bench_row().items() if key != "samples"}
+    cases = {
+        "escaping device": (
+            {"bench-cuda.rows.partial": json.dumps(bench_row(device="/../../escaped")) + "\n"},
+            "bench-cuda.rows.partial, row 1: device is '/../../escaped', not one of cuda, cpu",
+        ),
+        "a row without keys": (
+            {"bench-cuda.rows.partial": json.dumps(bench_row()) + "\n" + json.dumps({"device": "cuda"}) + "\n"},
+            "bench-cuda.rows.partial, row 2: no condition, arch, mode, images_per_second, samples",
+        ),
+        "a row without samples": (
+            {"bench-cuda.rows.partial": json.dumps(no_samples) + "\n"},
+            "bench-cuda.rows.partial, row 1: no samples",
+        ),
+        "a bad line before the last": (
+            {"bench-cuda.rows.partial": '{"cut\n' + json.dumps(bench_row()) + "\n"},
+            "bench-cuda.rows.partial, line 1: not a JSON row",
+        ),
+        "a pipe in a table cell": (
+            {"bench-cuda.rows.partial": json.dumps(bench_row(device_name="H200 | x")) + "\n"},
+            "device_name is 'H200 | x', not a device's name",
+        ),
+        "penalty without recipe": (
+            {"data-penalty.json": json.dumps({k: v for k, v in penalty_summary().items() if k != "recipe"})},
+            "data-penalty.json is not a data-penalty summary as the reports read it (no recipe)",
+        ),
+        "penalty with a typed-in mean": (
+            {"data-penalty.json": json.dumps({**penalty_summary(), "mean": 0.95})},
+            "(mean is 0.95, but its 3 accuracies give 0.93013",
+        ),
+        "penalty naming another folder": (
+            {"data-penalty.json": json.dumps({**penalty_summary(), "copy": "../x"})},
+            "(copy '../x' cannot name a file)",
+        ),
+    }
+    before = listing(outputs)
+    for number, (name, (extras, message)) in enumerate(cases.items()):
+        folder = tmp_path / f"case{number}"
+        folder.mkdir()
+        results_archive(folder / "results.tgz", whole)
+        for file, text in extras.items():
+            (folder / file).write_text(text)
+        with pytest.raises(PipelineError, match=re.escape(message) + ".*nothing unpacked"):
+            unpack(folder, log=lambda message: None)
+        assert listing(outputs) == before, name  # nothing written: not the good run either
+    assert not (tmp_path / "escaped.json").exists()
+
+
+def test_every_penalty_that_unpack_accepts_the_report_reads(session, tmp_path, monkeypatch):
+    """A summary without a field the report reads (report/analysis/penalty.py) is refused; one it accepts (here, one
+    without its creation time) is read by the report as it was measured. Before, a summary without its recipe was
+    unpacked, and every later report on that copy stopped with a KeyError."""
+    from archcompare.errors import PipelineError
+    from archcompare.pipeline.unpack import unpack
+    from archcompare.report import data_penalty, load_runs
+    from archcompare.report.analysis import penalty
+
+    outputs = tmp_path / "outputs"
+    runs = load_runs(outputs / "tiny")
+    fingerprint = runs.complete[0].record.data.fingerprint
+    monkeypatch.setattr(penalty, "KNOWN_COPIES", {fingerprint: "the tiny runs' images"})
+    summary = penalty_summary(fingerprint)
+    accepted = []
+    for number, field in enumerate(summary):
+        folder = tmp_path / f"case{number}"
+        folder.mkdir()
+        (folder / "data-penalty.json").write_text(json.dumps({k: v for k, v in summary.items() if k != field}))
+        try:
+            unpack(folder, log=lambda message: None)
+        except PipelineError as error:
+            assert f"(no {field})" in str(error)
+            continue
+        accepted.append(field)
+        read = data_penalty(runs)
+        assert read.measured and (read.low, read.measurement.mean, read.measurement.runs, read.measurement.recipe) == (
+            summary["penalty"],
+            summary["mean"],
+            summary["n"],
+            summary["recipe"],
+        ), field
+    assert accepted == ["created"]
 
 
 def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_unless_asked(session, tmp_path):
+    """...and replacing one removes what the run there left beside its files (REPLACE=1): a reused run's
+    reused.json and a failed attempt's notebook would otherwise be reported as the new run's."""
     from archcompare.pipeline.unpack import unpack
 
     runs = tmp_path / "outputs" / "tiny" / "runs"
     mine = run_files(runs / "resnet50-seed0")
     summary = json.loads(mine["summary.json"])
-    seed2 = {**summary, "seed": 2, "config": {**summary["config"], "seed": 2}}
     differs = {**summary, "test_acc": summary["test_acc"] / 2}
-    members = {f"tiny/runs/resnet50-seed2/{name}": data for name, data in mine.items()}
-    members["tiny/runs/resnet50-seed2/summary.json"] = json.dumps(seed2).encode()
+    members = seed2_members(runs)
     members |= {f"tiny/runs/resnet50-seed0/{name}": data for name, data in mine.items()}
     members["tiny/runs/resnet50-seed0/summary.json"] = json.dumps(differs).encode()
     folder = tmp_path / "back"
@@ -362,11 +516,13 @@ def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_u
     results_archive(folder / "results.tgz", members)
     (runs / "resnet50-seed2").mkdir()
     (runs / "resnet50-seed2" / "notes.txt").write_text("mine")  # a file of the run folder not in the archive
+    (runs / "resnet50-seed0" / "reused.json").write_text(json.dumps({"from": "outputs/full/runs/resnet50-seed0"}))
+    (runs / "resnet50-seed0" / "train.failed.ipynb").write_text("{}")
     others = {path: path.read_bytes() for path in runs.rglob("*") if path.is_file()}
     said = []
     assert unpack(folder, log=said.append) == ["tiny"]
     assert json.loads((runs / "resnet50-seed2" / "summary.json").read_text())["seed"] == 2
-    assert (runs / "resnet50-seed2" / "notes.txt").read_text() == "mine"  # nothing deleted
+    assert (runs / "resnet50-seed2" / "notes.txt").read_text() == "mine"  # not a file a run leaves: kept
     for path, data in others.items():
         assert path.read_bytes() == data, path  # the complete seed 0 too: it differs, and was left alone
     assert any(
@@ -374,9 +530,60 @@ def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_u
     )
     said.clear()
     unpack(folder, replace=True, log=said.append)
-    assert json.loads((runs / "resnet50-seed0" / "summary.json").read_text())["test_acc"] == differs["test_acc"]
+    seed0 = runs / "resnet50-seed0"
+    assert json.loads((seed0 / "summary.json").read_text())["test_acc"] == differs["test_acc"]
+    assert sorted(path.name for path in seed0.iterdir()) == sorted(mine)  # the archive's files, nothing left over
     assert any("resnet50-seed0: replacing the complete run there" in line for line in said)
+    assert any(
+        "resnet50-seed0: removed reused.json, train.failed.ipynb, left by the run that was there" in line
+        for line in said
+    )
     assert any("resnet50-seed2: already there, unchanged" in line for line in said)
+    assert sorted(path.name for path in (tmp_path / "outputs").iterdir()) == ["tiny"]  # nothing beside the runs
+
+
+def test_unpack_writes_a_run_only_while_no_other_process_is_in_it(session, tmp_path):
+    from test_locks import hold
+
+    from archcompare.pipeline.unpack import unpack
+
+    runs = tmp_path / "outputs" / "tiny" / "runs"
+    folder = tmp_path / "back"
+    folder.mkdir()
+    results_archive(folder / "results.tgz", seed2_members(runs))
+    holder = hold(runs / "resnet50-seed2", seconds=2)  # as a make training that run here would
+    started, said = time.monotonic(), []
+    unpack(folder, log=said.append)
+    assert time.monotonic() - started > 1.5, "the run was written while another process was in it"
+    assert holder.wait(timeout=10) == 0
+    assert (
+        said[0] == f"tiny/resnet50-seed2: another process (pid {holder.pid}) is training it; waiting for it to finish"
+    )
+    _, device, records = session
+    accuracy = records["resnet50-seed0"]["test_acc"]  # the archive's seed 2 holds seed 0's files
+    assert said[1].endswith(f"resnet50-seed2: unpacked, test accuracy {accuracy:.2%} on {device}")
+
+
+def test_bench_rows_merge_into_their_table_from_a_session(session, tmp_path):
+    from archcompare.pipeline.unpack import unpack
+
+    bench = tmp_path / "outputs" / "bench"
+    bench.mkdir()
+    shutil.copy(ROOT / "outputs" / "bench" / "bench-cuda.json", bench)
+    folder = tmp_path / "back"
+    folder.mkdir()
+    rows = [bench_row(), bench_row(mode="cuda-graph", images_per_second=5000.0)]
+    (folder / "bench-cuda.rows.partial").write_text("".join(json.dumps(row) + "\n" for row in rows) + '{"cut')
+    (folder / "gate.log").write_text("gate passed\n")
+    said = []
+    assert unpack(folder, log=said.append) == []
+    assert json.loads((bench / "bench-cuda.json").read_text())["step_modes"] == rows
+    assert (
+        "| NVIDIA H200 | blog (fp32, batch 32, default layout) | fp32 | resnet50 | cuda-graph | 5000.0 |"
+        in (bench / "bench-cuda.md").read_text()
+    )
+    assert (bench / "gate-cuda.log").read_text() == "gate passed\n"
+    assert any(line.endswith("bench/bench-cuda.json and its .md: 2 step-mode row(s) merged") for line in said)
 
 
 def test_a_gpu_session_rehearsed_on_the_cpu_start_collect_unpack(tmp_path):

@@ -9,16 +9,19 @@ own data loader reads ``cifar10/train.pt`` and ``test.pt`` from the working dire
 written here from the copy's decoded images in the layout it saves torchvision's CIFAR-10 in.
 
 The result, ``outputs/data-penalty/<copy>.json``, is what the reports quote beside the blog's
-figures. airbench needs a CUDA GPU; it is installed only where this runs (``pip install airbench``).
+figures; ``summary_problem`` says what a summary lacks of what they read (``unpack`` refuses such a file). airbench needs a CUDA GPU; it is installed only where this runs (``pip install airbench``).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +81,6 @@ def write_airbench_data(dataset: Dataset, folder: Path) -> None:
 
 def summarise(accuracies: list[float], name: str, fingerprint: str, device_name: str) -> dict[str, Any]:
     """The measurement as the reports read it: mean, spread and the penalty against the published mean."""
-    mean = statistics.fmean(accuracies)
     return {
         "copy": name,
         "fingerprint": fingerprint,
@@ -87,13 +89,77 @@ def summarise(accuracies: list[float], name: str, fingerprint: str, device_name:
         "published_accuracy": AIRBENCH94_PUBLISHED,
         "published_runs": AIRBENCH94_PUBLISHED_RUNS,
         "accuracies": accuracies,
-        "n": len(accuracies),
-        "mean": mean,
-        "std": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
-        "penalty": AIRBENCH94_PUBLISHED - mean,
+        **derived_numbers(accuracies, AIRBENCH94_PUBLISHED),
         "device_name": device_name,
         "created": now(),
     }
+
+
+def derived_numbers(accuracies: list[float], published_accuracy: float) -> dict[str, Any]:
+    """What a summary computes from its accuracies: their count, mean and spread, and the penalty."""
+    mean = statistics.fmean(accuracies)
+    return {
+        "n": len(accuracies),
+        "mean": mean,
+        "std": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
+        "penalty": published_accuracy - mean,
+    }
+
+
+def _fraction(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and value > 0
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+# What ``summarise`` writes that the reports read (report/analysis/penalty.py: every field but the copy's
+# name, which names the file), and what each may be. A summary without one of them would stop every
+# later render of a report on that copy, so unpacking a session's summary checks it first.
+SUMMARY_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "copy": (_text, "the copy's name"),
+    "fingerprint": (lambda value: isinstance(value, str) and re.fullmatch("[0-9a-f]{16}", value), "16 hex digits"),
+    "recipe": (_text, "the recipe's name"),
+    "source": (_text, "where the published accuracy comes from"),
+    "published_accuracy": (_fraction, "a fraction"),
+    "published_runs": (_count, "a positive whole number"),
+    "accuracies": (lambda value: isinstance(value, list) and value and all(map(_fraction, value)), "fractions"),
+    "n": (_count, "a positive whole number"),
+    "mean": (_fraction, "a fraction"),
+    "std": (lambda value: value is None or _fraction(value), "a fraction or null"),
+    "penalty": (lambda value: not isinstance(value, bool) and isinstance(value, (int, float)), "a number"),
+    "device_name": (_text, "the GPU's name"),
+}
+
+
+def summary_problem(summary: Any) -> str | None:
+    """What is wrong with a summary as the reports would read it (see ``SUMMARY_FIELDS``), or None.
+
+    Its derived numbers must be the ones ``summarise`` computes from its accuracies: a summary states
+    what was measured, no more and no less.
+    """
+    if not isinstance(summary, dict):
+        return "not a JSON object"
+    missing = [name for name in SUMMARY_FIELDS if name not in summary]
+    if missing:
+        return f"no {', '.join(missing)}"
+    for name, (allowed, what) in SUMMARY_FIELDS.items():
+        if not allowed(summary[name]):
+            return f"{name} is {summary[name]!r}, not {what}"
+    accuracies = summary["accuracies"]
+    for name, value in derived_numbers(accuracies, summary["published_accuracy"]).items():
+        if value is None or summary[name] is None:
+            agrees = value is summary[name]
+        else:
+            agrees = math.isclose(value, summary[name], rel_tol=1e-9, abs_tol=1e-12)
+        if not agrees:
+            return f"{name} is {summary[name]!r}, but its {len(accuracies)} accuracies give {value!r}"
+    return None
 
 
 def measure(spec: str, data_dir: str, runs: int, output_dir: Path) -> dict[str, Any]:
