@@ -290,6 +290,63 @@ def test_the_queue_starts_a_line_only_if_its_estimate_ends_before_the_deadline(t
     assert lines[1].startswith("all done") and not list(job.glob("queue-*.log"))  # nothing was started
 
 
+def queue_job(tmp_path, done: str, pid: int | None = None):
+    """A job folder as `start` leaves it: the queue's plan, what it finished (done.txt), its process's pid."""
+    job = tmp_path / "job"
+    job.mkdir(exist_ok=True)
+    (job / "queue.txt").write_text(f"deadline {time.time() + 600:.0f}\n60 tiny:resnet50-seed0\n60 bench\n")
+    (job / "done.txt").write_text(done)
+    if pid is not None:
+        (job / "queue.pid").write_text(f"{pid}\n")
+    return {"JOB": str(job), "OUT": str(tmp_path / "out"), "WAIT": "3", "DATA_ROOT": str(tmp_path / "data")}
+
+
+def test_start_and_collect_exit_non_zero_when_an_item_failed_or_the_queue_died(tmp_path):
+    """Before, their status was `tail`'s: 0 beside a failed item whose log existed, 1 when all passed without logs."""
+    failed = "tiny:resnet50-seed0 exit 0 at 10:00:00\nbench exit 1 at 10:01:00\npenalty skipped at 10:01:00: late\n"
+    env = queue_job(tmp_path, failed + "all done at 10:01:00\n")
+    (tmp_path / "job" / "queue-bench.log").write_text("Traceback ...\n")
+    collected = session_script("collect", env=env)
+    assert collected.returncode == 1
+    assert collected.stderr == "error: failed in the queue: bench (exit 1); their logs are in logs.tgz\n"
+    (tmp_path / "job" / "done.txt").write_text("tiny:resnet50-seed0 exit 0 at 10:00:00\nall done at 10:01:00\n")
+    (tmp_path / "job" / "queue-bench.log").unlink()
+    collected = session_script("collect", env=env)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    # A queue whose process is gone without "all done" (killed): collect says so at once, not after WAIT.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    env = queue_job(tmp_path, "tiny:resnet50-seed0 exit 0 at 10:00:00\n", pid=gone.pid)
+    env["WAIT"] = "30"
+    began = time.monotonic()
+    collected = session_script("collect", env=env)
+    assert collected.returncode == 1 and time.monotonic() - began < 15
+    assert collected.stderr == "error: the queue's process ended without finishing; what finished is packed\n"
+
+
+def test_a_queue_that_died_without_finishing_does_not_block_a_new_start(tmp_path):
+    """A queue that still runs blocks start (call collect); one whose process is gone does not, or that machine could
+    never start a queue again. (The start then goes on to the data, which this test does not give it.)"""
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "queue.sh").write_text("sleep 60\n")
+    running = subprocess.Popen(["bash", str(job / "queue.sh")])  # as start runs the queue (setsid nohup bash ...)
+    try:
+        env = {**queue_job(tmp_path, "", pid=running.pid), "BUDGET": "600", "STAGE": str(tmp_path / "stage")}
+        blocked = session_script("start", env=env)
+        assert blocked.returncode == 2 and blocked.stderr.startswith(
+            f"error: a queue started earlier still runs in {job}"
+        )
+        assert blocked.stderr.endswith("call collect, not start\n")
+    finally:
+        running.kill()
+        running.wait()
+    started = session_script("start", env=env)
+    assert "an earlier queue in" in started.stdout and "ended without finishing" in started.stdout
+    assert "still runs" not in started.stderr and "cifar10-jpeg.tar.gz" in started.stderr  # it went on, to the data
+    assert not (job / "queue.pid").exists() and not (job / "done.txt").exists()  # the dead queue's state is gone
+
+
 def results_archive(path, members: dict[str, bytes], link: str | None = None):
     import io
     import tarfile

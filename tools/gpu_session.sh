@@ -19,7 +19,10 @@
 # STEP_MODE=cuda-graph into eager and drops `bench` (its rows compare captured steps).
 # Per-epoch checkpoints are off (ARCHCOMPARE_EPOCH_CHECKPOINTS=0): a run cannot span sessions.
 # The queue runs under setsid, so it goes on between calls while the machine is held; its state lives
-# outside the repository (JOB), since the working tree is copied anew at each call. What comes back
+# outside the repository (JOB), since the working tree is copied anew at each call. start and collect
+# exit 1, with one `error:` line, when done.txt records an item that failed ("<item> exit N", N > 0) or
+# the queue's process (queue.pid) ended without "all done"; such a dead queue does not block a new
+# start, which a queue that still runs does (exit 2: call collect). What comes back
 # ($OUT, at most 8 files): results.tgz (the finished runs only), logs.tgz, gate.log and, when made,
 # bench-cuda.rows.partial and data-penalty.json. The machine's .git may be an older snapshot, so runs
 # record the commit `stage` noted.
@@ -85,20 +88,49 @@ pack() {  # the finished runs (summary.json, their notebook written) in results.
     say "packed: $(tr '\n' ';' < "$JOB/done.txt" 2>/dev/null)"
 }
 
-wait_for_queue() {  # until the queue is done or this call's WAIT is up, packing whenever a line finished
-    local deadline=$(( began + WAIT )) finished packed_count=-1
+queue_alive() {  # whether the queue's process (bash $JOB/queue.sh, its pid in queue.pid) still runs
+    local pid
+    pid=$(cat "$JOB/queue.pid" 2>/dev/null) && [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'queue\.sh'  # not another process given its pid
+}
+
+wait_for_queue() {  # until the queue is done, its process gone or this call's WAIT up, packing whenever a line finished
+    local deadline=$(( began + WAIT )) finished packed_count=-1 ended="" going=""
     while :; do
         finished=$(wc -l < "$JOB/done.txt" 2>/dev/null || echo 0)
         if [ "$finished" != "$packed_count" ]; then pack; packed_count=$finished; fi
         grep -q '^all done' "$JOB/done.txt" 2>/dev/null && break
-        [ "$(date +%s)" -ge "$deadline" ] && { say "the queue goes on: call collect within the warm window"; break; }
+        if ! queue_alive; then
+            grep -q '^all done' "$JOB/done.txt" 2>/dev/null && continue  # it has just finished: pack its last line
+            ended=1
+            break
+        fi
+        [ "$(date +%s)" -ge "$deadline" ] && { going=1; say "the queue goes on: call collect within the warm window"; break; }
         sleep 5
     done
     tail -n 3 "$JOB"/queue-*.log 2>/dev/null
+    queue_verdict "$ended" "$going"
+}
+
+queue_verdict() {  # start's and collect's exit status: 1, with one line saying why, when an item failed or the queue died
+    local ended=$1 going=$2 failed
+    failed=$(sed -n 's/^\(.*\) exit \([1-9][0-9]*\) at .*/\1 (exit \2)/p' "$JOB/done.txt" 2>/dev/null | paste -sd ';' - \
+        | sed 's/;/; /g')
+    if [ -n "$ended" ]; then
+        echo "error: the queue's process ended without finishing${failed:+ (failed: $failed)}; what finished is packed" \
+            | tee -a "$JOB/session.log" >&2
+        return 1
+    fi
+    if [ -n "$failed" ]; then
+        echo "error: failed in the queue: $failed${going:+ (the queue goes on: call collect)}; their logs are in logs.tgz" \
+            | tee -a "$JOB/session.log" >&2
+        return 1
+    fi
 }
 
 run_queue() {  # under setsid, from $JOB/queue.sh: each line of queue.txt only if its estimate ends before the deadline
     local deadline seconds items item profile targets gpus count status
+    echo $$ > "$JOB/queue.pid"  # this process: queue_alive tells a queue that runs from one that died
     cd "$REPO" || exit 1
     deadline=$(sed -n 's/^deadline //p' "$JOB/queue.txt")
     while read -r seconds items; do
@@ -159,11 +191,15 @@ print(state["git_commit"] + (" dirty" if state["git_dirty"] else ""))' > "$STAGE
         fi
         deadline=$(( began + BUDGET ))
         if [ -f "$JOB/queue.txt" ] && ! grep -q '^all done' "$JOB/done.txt" 2>/dev/null; then
-            echo "error: a queue started earlier still runs in $JOB: call collect, not start" >&2
-            exit 2
+            if queue_alive; then
+                echo "error: a queue started earlier still runs in $JOB (pid $(cat "$JOB/queue.pid")): call collect, not start" >&2
+                exit 2
+            fi
+            # Killed, or its machine's start was cut short: nothing will finish it, so it must not block this start.
+            say "an earlier queue in $JOB ended without finishing (its process is gone): starting anew; its complete runs stay"
         fi
         mkdir -p "$JOB" "$OUT" || exit 1
-        rm -f "$JOB"/queue.txt "$JOB"/done.txt "$JOB"/gate.txt "$JOB"/queue-*.log  # an earlier queue's state; its runs stay
+        rm -f "$JOB"/queue.txt "$JOB"/queue.pid "$JOB"/done.txt "$JOB"/gate.txt "$JOB"/queue-*.log  # an earlier queue's state; its runs stay
         [ -f "$STAGE/commit" ] && export ARCHCOMPARE_GIT_COMMIT="$(cat "$STAGE/commit")"
         export ARCHCOMPARE_EPOCH_CHECKPOINTS=0  # a run cannot span sessions: its checkpoints would be 30 s spent for nothing
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$JOB/gpu.txt" 2>&1
@@ -208,6 +244,7 @@ load_dataset(sys.argv[1], data_dir(), log=print)' "$DATA" > "$JOB/decode.log" 2>
         : > "$JOB/done.txt"
         { declare -p JOB DATA; echo "REPO=$(printf %q "$PWD")"; declare -f run_queue; echo run_queue; } > "$JOB/queue.sh"
         ARCHCOMPARE_OUTPUTS="$JOB/outputs" setsid nohup bash "$JOB/queue.sh" > "$JOB/queue.log" 2>&1 < /dev/null &
+        for _ in $(seq 50); do [ -s "$JOB/queue.pid" ] && break; sleep 0.2; done  # the queue names its process first
         say "queue started: $(tail -n +2 "$JOB/queue.txt" | tr '\n' ';')"
         wait_for_queue
         ;;
