@@ -45,7 +45,7 @@ HEADINGS = {
     "Per-seed tests of the trained models.",
     "Against the blog post.",
     "Training time.",
-    "The blog's timing under both bottlenecks.",
+    "The blog's conditions on the bench.",
 }
 
 

@@ -21,6 +21,8 @@ from archcompare.report.analysis.statistics import (
     least_squares_slope,
     mcnemar_exact,
     mean_confidence_interval,
+    ratio_interval,
+    welch_interval,
 )
 
 
@@ -71,6 +73,18 @@ def test_least_squares_slope():
     assert least_squares_slope(np.array([0, 1, 2]), np.array([0, 1, 5])) == pytest.approx(2.5)
     with pytest.raises(ValueError):
         least_squares_slope(np.array([1, 1]), np.array([0, 1]))
+
+
+def test_the_ratio_interval_is_welchs_on_the_log_scale():
+    numerator, denominator = np.array([1400.0, 1450.0, 1390.0]), np.array([1700.0, 1650.0, 1690.0, 1660.0])
+    result = ratio_interval(numerator, denominator)
+    logs = welch_interval(np.log(denominator), np.log(numerator))
+    geometric = np.exp(np.log(numerator).mean()) / np.exp(np.log(denominator).mean())
+    assert result.mean == pytest.approx(geometric)
+    assert (result.low, result.high) == pytest.approx((np.exp(logs.low), np.exp(logs.high)))
+    assert result.low < geometric < result.high < 1  # the numerator is slower in every sample
+    with pytest.raises(ValueError):
+        ratio_interval(np.array([1.0]), denominator)  # one sample has no spread
 
 
 # A tiny probability table: 4 images, 2 classes, labels 0, 0, 1, 1.

@@ -40,6 +40,7 @@ __all__ = [
     "ratio",
     "seconds_per_epoch",
     "share",
+    "span",
     "text",
 ]
 
@@ -86,6 +87,12 @@ def share(fraction: float, digits: int = 0, sign: bool = False) -> str:
 def ratio(value: float, digits: int = 2) -> str:
     """A ratio of times or rates: ``1.2818`` -> ``"1.28x"``."""
     return f"{number(value, digits)}x"
+
+
+def span(low: float, high: float, show: Callable[[float], str], template: str = "{} to {}") -> str:
+    """A range as the report shows it: ``"3.1 % to 3.2 %"``, or one value when both ends read the same."""
+    shown_low, shown_high = show(low), show(high)
+    return shown_low if shown_low == shown_high else template.format(shown_low, shown_high)
 
 
 def interval_points(interval: MeanInterval) -> str:

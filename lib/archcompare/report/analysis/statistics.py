@@ -9,6 +9,7 @@
   chi-square interval of the spread it is planned from (one spread from two seeds is no plan).
 - Per-class differences: a one-sample t-test over seeds, or the Wald interval of pooled discordant counts.
 - A least-squares line's slope with its interval, as a description of one fit.
+- The ratio of two independent samples' geometric means, with Welch's interval on the log scale.
 
 Calibration (NLL, ECE, temperature scaling) is :mod:`.calibration`'s.
 """
@@ -120,6 +121,20 @@ def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Me
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return MeanInterval(mean, mean - half, mean + half, len(a) + len(b), confidence)
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, confidence: float = 0.95) -> MeanInterval:
+    """The ratio of two independent samples' geometric means, with Welch's interval taken on the log scale.
+
+    For positive measurements whose ratio is the quantity (two architectures' images per second, each
+    timed in samples of its own): the difference of the mean logs gets Welch's interval and both ends
+    are exponentiated, so the interval is of the ratio. Needs two or more values in each sample.
+    """
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    if numerator.size and denominator.size and min(numerator.min(), denominator.min()) <= 0:
+        raise ValueError("a ratio's interval on the log scale needs positive values")
+    logs = welch_interval(np.log(denominator), np.log(numerator), confidence)
+    return MeanInterval(float(np.exp(logs.mean)), float(np.exp(logs.low)), float(np.exp(logs.high)), logs.n, confidence)
 
 
 def paired_t_power(difference: float, sd: float, n: int, alpha: float = 0.05) -> float:
