@@ -1,5 +1,6 @@
 """The review of the issue-28 report (notes/review.md): timing judged only as the blog's loop ran, bench rows
-grouped by their own device model and decided by their samples.
+grouped by their own device model and decided by their samples, undefined tests, p-values beside 0.05,
+the reduced-budget caveat, the cardinality line.
 
 Each test failed on the code before this change (see the commit message for how each one failed).
 """
@@ -12,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import RUN_NAMES, as_cifar10, edit_summary, set_epoch_seconds, set_times
+from scipy import stats
+from test_report import RUN_NAMES, as_cifar10, edit_summary, set_correct, set_epoch_seconds, set_times
 from test_report import under_blog_conditions as blog_precision_batch_and_layout
-from test_report_verdict import ARCHS
+from test_report_verdict import ARCHS, VARIANTS, add_seed, labels
 
 from archcompare import report
+from archcompare.report.analysis.per_class import per_class_differences
 from archcompare.report.analysis.statistics import ratio_interval
-from archcompare.report.format import ratio
+from archcompare.report.format import number, ratio
 
 H200, H100 = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 BLOG_ROW = "blog (fp32, batch 32, default layout)"
@@ -166,3 +169,92 @@ def test_bench_rows_are_matched_to_the_blogs_conditions_by_the_settings_they_rec
     relabelled = [step_row(arch, "eager", values, condition="session 3") for arch, values in samples.items()]
     (timing,) = report.bench_timings(write_bench(tmp_path / "relabelled", relabelled))
     assert timing.step_mode == "eager" and timing.time_ratio == pytest.approx(1005 / 773)
+
+
+# --- review 9: equal non-zero differences in every seed give no test, and resolve no class -------------------
+
+
+def test_a_class_with_the_same_difference_in_every_seed_is_not_resolved(profile):
+    y = labels(profile)
+    for seed in (0, 1, 2):
+        for arch in ARCHS:
+            if not (profile / "runs" / f"{arch}-seed{seed}").exists():
+                add_seed(profile, arch, 0, seed)
+        ahead = y != 0
+        ahead[np.flatnonzero(y == 0)[0]] = True  # one image of class 0 more in every seed: no spread at all
+        set_correct(profile / "runs" / f"resnet50-seed{seed}", y != 0)
+        set_correct(profile / "runs" / f"resnext50_32x4d-seed{seed}", ahead)
+    runs = report.load_runs(profile)
+    pair = report.compare_pair(runs)
+    differences = per_class_differences(pair, runs)
+    assert np.isnan(differences.p_values[0]) and differences.resolved == 0 and differences.untested == 1
+    caption = report.caption_per_class_difference(runs, [pair])
+    assert "0 of 3 classes with Holm-adjusted p < 0.05, 1 without a test" in caption
+
+
+# --- review 11: a p-value beside 0.05 shows which side of it it lies ------------------------------------------
+
+
+def write_correct(run: Path, correct: np.ndarray, classes: int = 3) -> None:
+    """Predictions on ``len(correct)`` test images of ``classes`` classes, right exactly where ``correct``."""
+    truth = np.arange(len(correct)) % classes
+    predicted = np.where(correct, truth, (truth + 1) % classes)
+    np.savez(run / "predictions.npz", labels=truth, probabilities=np.eye(classes, dtype=np.float32)[predicted])
+    edit_summary(run, test_acc=float(correct.mean()))
+
+
+def test_a_p_value_that_rounds_onto_005_keeps_its_side_of_it_visible(profile):
+    for arch in ARCHS:
+        shutil.rmtree(profile / "runs" / f"{arch}-seed1")
+    # 25 images only ResNet-50 gets right, 42 only ResNeXt-50: McNemar's p = 0.0498, which 3 decimals show as 0.050
+    write_correct(profile / "runs" / "resnet50-seed0", np.r_[np.ones(25), np.zeros(42), np.ones(33)].astype(bool))
+    write_correct(profile / "runs" / "resnext50_32x4d-seed0", np.r_[np.zeros(25), np.ones(75)].astype(bool))
+    assert stats.binomtest(25, 67).pvalue == pytest.approx(0.0498, abs=5e-5)
+    runs = report.load_runs(profile)
+    text = report.conclusions(runs)
+    assert "p = 0.0498 (< 0.05): these two trained models differ on this test set" in text
+    assert "0.050 (<" not in text
+    assert report.comparisons_table(runs).iloc[0][
+        "McNemar p per seed, trained models (Holm over the pair's seeds)"
+    ] == ("0.0498")
+
+
+# --- review 14: the blog's reduced-budget caveat follows the shortest run, as the limitations do ----------
+
+
+def test_the_blogs_reduced_budget_caveat_follows_the_shortest_run_as_the_limitations_do(profile):
+    as_cifar10(profile)
+    edit_summary(profile / "runs" / "resnet50-seed0", epochs=50)  # one run at the blog's 50 epochs, the rest at 2
+    runs = report.load_runs(profile)
+    assert any(item.startswith("Reduced budget: 2, 50 epoch(s)") for item in report.limitations(runs))
+    assert "These runs trained for 2, 50 epoch(s), not 50, and the ranking can change" in report.conclusions(runs)
+
+
+# --- review 15: the cardinality caption and figure name the line they draw ---------------------------------
+
+
+def test_the_cardinality_caption_and_figure_give_the_line_the_text_describes(tmp_path, tiny_runs):
+    sweep = tmp_path / "outputs" / "sweep"
+    index = np.arange(24)
+    runs_made = [(arch, 0, correct) for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12))] + [("resnet50", 1, 16)]
+    for arch, seed, correct in runs_made:  # unequal seeds: ResNet-50 has two, the other variants one
+        target = sweep / "runs" / f"{arch}-seed{seed}"
+        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
+        edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
+        set_correct(target, index < correct)
+    runs = report.load_runs(sweep)
+    trend = report.cardinality_trend(runs)
+    x = np.log2([1, 2, 4, 8, 32, 1])
+    fit = stats.linregress(x, np.array([10, 14, 11, 15, 12, 16]) / 24)
+    slope = number(100 * fit.slope, sign=True)
+    assert slope != number(100 * np.mean(trend.seed_slopes), sign=True)  # the two slopes differ here
+    caption = report.caption_cardinality(trend)
+    assert f"dashed: the least-squares line through the 6 runs, {slope} points per doubling" in caption
+    assert f"A least-squares line through the 6 runs has a slope of {slope} percentage points" in (
+        report.cardinality_markdown(trend)
+    )
+    axes = report.plot_cardinality(trend, runs).axes[0]
+    (line,) = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
+    assert line.get_label() == f"least-squares line through the 6 runs: {slope} points per doubling"
+    cardinalities = [1, 2, 4, 8, 32]
+    assert list(line.get_ydata()) == pytest.approx(100 * (fit.intercept + fit.slope * np.log2(cardinalities)))
