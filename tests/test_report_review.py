@@ -1,6 +1,6 @@
 """The review of the issue-28 report (notes/review.md): timing judged only as the blog's loop ran, bench rows
 grouped by their own device model and decided by their samples, undefined tests, p-values beside 0.05,
-the reduced-budget caveat, the cardinality line.
+calibration changes within the noise, the reduced-budget caveat, the cardinality line, work done once.
 
 Each test failed on the code before this change (see the commit message for how each one failed).
 """
@@ -19,9 +19,15 @@ from test_report import under_blog_conditions as blog_precision_batch_and_layout
 from test_report_verdict import ARCHS, VARIANTS, add_seed, labels
 
 from archcompare import report
+from archcompare.paths import ROOT
+from archcompare.report.analysis import calibration
+from archcompare.report.analysis import ensembles as ensembles_module
+from archcompare.report.analysis.calibration import HALVINGS, Change
+from archcompare.report.analysis.ensembles import EnsembleScore, reliability_panels, score_ensemble
 from archcompare.report.analysis.per_class import per_class_differences
 from archcompare.report.analysis.statistics import ratio_interval
 from archcompare.report.format import number, ratio
+from archcompare.report.wording.calibration import scaling_text
 
 H200, H100 = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 BLOG_ROW = "blog (fp32, batch 32, default layout)"
@@ -219,6 +225,58 @@ def test_a_p_value_that_rounds_onto_005_keeps_its_side_of_it_visible(profile):
     ] == ("0.0498")
 
 
+# --- review 12: what temperature scaling did, decided against the noise of the halvings --------------------
+
+
+def scaled(nll: tuple[float, float], ece: tuple[float, float], nll_halvings=(), ece_halvings=()) -> EnsembleScore:
+    return EnsembleScore(
+        "x",
+        ("a", "b", "c"),
+        0.4,
+        nll[0],
+        ece[0],
+        nll[1],
+        ece[1],
+        temperatures=(1.04, 0.94),
+        calibration_gaps=(0.01,),
+        ece_scaled_halvings=ece_halvings,
+        nll_scaled_halvings=nll_halvings,
+    )
+
+
+def test_a_change_within_the_halvings_range_or_the_shown_digits_is_said_to_be_none():
+    # quick's ResNeXt-50 ensemble: NLL 1.569 -> 1.572 and ECE 3.7 % -> 3.6 %, each within its range over halvings.
+    score = scaled((1.569, 1.572), (0.037, 0.036), (1.572, 1.566, 1.575), (0.036, 0.032, 0.037))
+    assert (score.nll_scaling, score.ece_scaling) == (Change.WITHIN_NOISE, Change.WITHIN_NOISE)
+    text = scaling_text("The 3-seed ensemble", score)
+    assert (
+        "temperature scaling left NLL unchanged within the noise (1.569 → 1.572; 1.566 to 1.575 over 3 random "
+        "halvings) and left ECE unchanged within the noise (3.7 % → 3.6 %; 3.2 % to 3.7 % over 3 random halvings), "
+        "so it did not help"
+    ) in text
+    score = scaled((0.369, 0.351), (0.060, 0.031), (0.351, 0.352), (0.031, 0.032))  # every halving lowered both
+    assert (score.nll_scaling, score.ece_scaling) == (Change.LOWERED, Change.LOWERED)
+    assert "lowered NLL (0.369 → 0.351; 0.351 to 0.352 over 2 random halvings) and lowered ECE" in scaling_text(
+        "x", score
+    )
+    score = scaled((0.3690, 0.3692), (0.060, 0.031))  # no halvings: a change the digits shown do not show is none
+    assert score.nll_scaling is Change.UNCHANGED
+    assert "left NLL unchanged (0.369 → 0.369) and lowered ECE (6.0 % → 3.1 %), so it helped only in part" in (
+        scaling_text("x", score)
+    )
+
+
+def test_quicks_ensemble_is_no_longer_said_to_have_been_helped_in_part_by_noise():
+    runs = report.load_runs(ROOT / "outputs" / "quick")
+    resnext = report.ensembles_markdown(report.seed_ensembles(runs), None).splitlines()[1]
+    largest = resnext.split("The 3-seed ensemble: ")[1]
+    assert largest.startswith(
+        "temperature scaling left NLL unchanged within the noise (1.569 → 1.572; 1.569 to 1.572 over 10 random "
+        "halvings) and left ECE unchanged within the noise (3.7 % → 3.6 %; 3.2 % to 3.7 % over 10 random halvings), "
+        "so it did not help"
+    )
+
+
 # --- review 14: the blog's reduced-budget caveat follows the shortest run, as the limitations do ----------
 
 
@@ -258,3 +316,39 @@ def test_the_cardinality_caption_and_figure_give_the_line_the_text_describes(tmp
     assert line.get_label() == f"least-squares line through the 6 runs: {slope} points per doubling"
     cardinalities = [1, 2, 4, 8, 32]
     assert list(line.get_ydata()) == pytest.approx(100 * (fit.intercept + fit.slope * np.log2(cardinalities)))
+
+
+# --- review 20: work done once ---------------------------------------------------------------------------
+
+
+def test_a_runs_correctness_is_computed_once(profile):
+    run = report.load_runs(profile).complete[0]
+    assert run.correct is run.correct
+
+
+def test_each_random_halving_is_scaled_once(profile, monkeypatch):
+    seeds = []
+    scale = calibration.cross_fitted_temperature_scaling
+
+    def counted(probabilities, labels, seed=0):
+        seeds.append(seed)
+        return scale(probabilities, labels, seed)
+
+    monkeypatch.setattr(calibration, "cross_fitted_temperature_scaling", counted)
+    monkeypatch.setattr(ensembles_module, "cross_fitted_temperature_scaling", counted)
+    score = score_ensemble("x", report.load_runs(profile).of("resnet50"), HALVINGS)
+    assert sorted(seeds) == list(range(HALVINGS))  # seed 0's halving is the scaling reported, not made again
+    assert len(score.ece_scaled_halvings) == len(score.nll_scaled_halvings) == HALVINGS
+
+
+def test_the_reliability_panels_reuse_the_bins_the_seed_ensembles_made():
+    runs = report.load_runs(ROOT / "outputs" / "full")
+    scores = report.seed_ensembles(runs)
+    panels = reliability_panels(runs, scores)
+    afresh = reliability_panels(runs, {arch: [] for arch in runs.architectures})
+    for arch in runs.architectures:
+        single, ensemble = [panel for panel in panels if panel.arch == arch]
+        assert single.bins is scores[arch][0].singles[0].bins and ensemble.bins is scores[arch][-1].bins
+    for panel, fresh in zip(panels, afresh):
+        assert panel.members == fresh.members and np.array_equal(panel.bins["count"], fresh.bins["count"])
+        assert panel.ece == pytest.approx(fresh.ece)

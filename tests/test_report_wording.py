@@ -97,14 +97,18 @@ def test_an_ensemble_worse_than_its_best_member_is_said_to_be_worse(profile):
 # --- 1. temperature scaling that hurts is said to hurt -------------------------------------------
 
 
-def test_temperature_scaling_that_raises_nll_is_said_not_to_help_with_the_fold_temperatures():
+def test_temperature_scaling_that_lowers_no_score_is_said_not_to_help_with_the_fold_temperatures():
     runs = report.load_runs(ROOT / "outputs" / "quick")
     scores = report.seed_ensembles(runs)
     text = report.ensembles_markdown(scores, None)
     resnet = text.splitlines()[0]
-    # quick's ResNet-50: NLL 1.693 -> 1.696 for one model, 1.630 -> 1.634 for the three-seed ensemble.
-    assert "One model: temperature scaling raised NLL (1.693 → 1.696)" in resnet
-    assert "The 3-seed ensemble: temperature scaling raised NLL (1.630 → 1.634) and raised ECE" in resnet
+    # quick's ResNet-50: NLL 1.693 -> 1.696 for one model, 1.630 -> 1.634 for the three-seed ensemble, each within
+    # the scaled NLL's range over the random halvings (an earlier rule called both "raised").
+    assert "One model: temperature scaling left NLL unchanged within the noise (1.693 → 1.696; 1.689 to" in resnet
+    assert (
+        "The 3-seed ensemble: temperature scaling left NLL unchanged within the noise (1.630 → 1.634; 1.628 to "
+        "1.634 over 10 random halvings) and raised ECE"
+    ) in resnet
     # Said plainly: a description of these scores on a small test set, not a test's verdict, so not in bold.
     assert "so it did not help" in resnet and "**it did not help**" not in resnet
     assert "the test set is too small to fit a temperature reliably" in resnet
