@@ -26,6 +26,7 @@ from archcompare.report.analysis.ensembles import (
     EqualModelCount,
     MemberComparison,
     TrainingCompute,
+    reliability_panels,
 )
 from archcompare.report.analysis.statistics import McNemarResult, holm_adjust, mcnemar_exact
 from archcompare.report.format import number
@@ -286,7 +287,14 @@ def test_the_scaled_ece_is_given_with_its_range_over_random_halvings(profile):
     cell = table.loc["ResNet-50, 2 seeds", "ECE (%), temperature-scaled (range over halvings)"]
     assert cell == f"{number(100 * pair.ece_scaled, 1)} ({number(100 * low, 1)} to {number(100 * high, 1)})"
     text = report.ensembles_markdown({"resnet50": scores}, None)
-    assert f"{number(100 * low, 1)} % to {number(100 * high, 1)} % over {calibration.HALVINGS} random halvings" in text
+    shown = (
+        f"{number(100 * low, 1)} % in each of"  # a range whose ends read the same is said once
+        if number(100 * low, 1) == number(100 * high, 1)
+        else f"{number(100 * low, 1)} % to {number(100 * high, 1)} % over"
+    )
+    assert f"{shown} {calibration.HALVINGS} random halvings" in text
+    assert len(pair.nll_scaled_halvings) == calibration.HALVINGS and pair.nll_scaled_halvings[0] == pair.nll_scaled
+    assert pair.nll_scaled_halvings[3] == pytest.approx(calibration.negative_log_likelihood(third, labels))
 
 
 def test_ece_and_nll_read_the_same_in_the_table_and_the_text(full_scores):
@@ -327,7 +335,7 @@ def test_the_confidence_word_follows_the_temperatures_and_the_count_weighted_gap
 
 def test_reliability_diagrams_show_each_bins_images_and_mark_sparse_bins(full):
     keys = {arch: [] for arch in full.architectures}
-    panels = calibration.reliability_panels(full, keys)
+    panels = reliability_panels(full, keys)
     figure = report.plot_reliability(full, keys)
     assert len(figure.axes) == 2 * len(panels)
     for panel, images, accuracy in zip(panels, figure.axes[::2], figure.axes[1::2]):
@@ -342,9 +350,8 @@ def test_reliability_diagrams_show_each_bins_images_and_mark_sparse_bins(full):
 
 
 def test_the_reliability_caption_and_the_text_agree_with_the_bars(full, full_scores, quick):
-    keys = {arch: [] for arch in full.architectures}
-    panels = calibration.reliability_panels(full, keys)
-    caption = report.caption_reliability(full, keys)
+    panels = reliability_panels(full, full_scores)
+    caption = report.caption_reliability(full, full_scores)
     # full: 79 % to 86 % of the images in one bin whose accuracy lies above its confidence; most bars of
     # two panels lie below the diagonal, in bins holding few images.
     assert "a bar below the dashed diagonal means over-confidence in that bin, above it under-confidence" in caption
@@ -355,8 +362,16 @@ def test_the_reliability_caption_and_the_text_agree_with_the_bars(full, full_sco
     )
     assert "more bars lie below the diagonal than above it, but those bins hold only" in caption
     for panel in panels:
-        assert panel.error.under + panel.error.over == pytest.approx(panel.ece)
-        assert panel.error.gap == pytest.approx(panel.error.under - panel.error.over) and panel.error.gap > 0
+        # Recomputed here from the members' probabilities, independently of calibration.py's binning.
+        probabilities = np.mean([run.probabilities.astype(np.float64) for run in panel.members], axis=0)
+        labels = panel.members[0].labels
+        confidence, correct = probabilities.max(1), probabilities.argmax(1) == labels
+        which = np.clip(np.searchsorted(np.linspace(0, 1, 16), confidence) - 1, 0, 14)  # bins (lo, hi]
+        signed = np.array([correct[which == b].sum() - confidence[which == b].sum() for b in range(15)]) / len(labels)
+        assert panel.error.under == pytest.approx(signed[signed > 0].sum())
+        assert panel.error.over == pytest.approx(-signed[signed < 0].sum())
+        assert panel.ece == pytest.approx(np.abs(signed).sum())
+        assert panel.error.gap == pytest.approx(correct.mean() - confidence.mean()) and panel.error.gap > 0
         share = float(panel.bins["share"].max())
         assert panel.fullest_share == share and 0.79 <= share < 0.87
     assert "under 1% of the images or under 20 images" in caption

@@ -18,9 +18,12 @@ from archcompare.report.analysis.calibration import (
 )
 from archcompare.report.analysis.statistics import (
     holm_adjust,
-    least_squares_slope,
+    least_squares_fit,
     mcnemar_exact,
     mean_confidence_interval,
+    one_sample_t_p_value,
+    ratio_interval,
+    welch_interval,
 )
 
 
@@ -65,12 +68,37 @@ def test_holm_adjustment_on_a_textbook_case():
     assert holm_adjust([0.2]) == pytest.approx([0.2])
 
 
-def test_least_squares_slope():
-    assert least_squares_slope(np.array([0, 1, 2, 3]), np.array([1, 3, 5, 7])) == pytest.approx(2.0)
-    # Points 0, 1, 5 at x = 0, 1, 2: slope = cov / var = (sum (x - 1)(y - 2)) / 2 = (2 + 0 + 3) / 2 = 2.5
-    assert least_squares_slope(np.array([0, 1, 2]), np.array([0, 1, 5])) == pytest.approx(2.5)
+def test_least_squares_fit_gives_the_slope_and_intercept_of_the_line():
+    fit = least_squares_fit(np.array([0, 1, 2, 3]), np.array([1, 3, 5, 7]))
+    assert (fit.slope, fit.intercept) == pytest.approx((2.0, 1.0))
+    # Points 0, 1, 5 at x = 0, 1, 2: slope = cov / var = (sum (x - 1)(y - 2)) / 2 = (2 + 0 + 3) / 2 = 2.5, and the
+    # line passes through the means (1, 2): intercept 2 - 2.5 = -0.5.
+    fit = least_squares_fit(np.array([0, 1, 2]), np.array([0, 1, 5]))
+    assert (fit.slope, fit.intercept) == pytest.approx((2.5, -0.5))
     with pytest.raises(ValueError):
-        least_squares_slope(np.array([1, 1]), np.array([0, 1]))
+        least_squares_fit(np.array([1, 1, 1]), np.array([0, 1, 2]))
+
+
+def test_equal_non_zero_values_give_an_undefined_t_test_that_holm_never_passes():
+    # Three seeds each one image ahead in a class: no spread, so t is infinite; that is no evidence of a difference
+    # known without error (the old p of 0 resolved such a class with a zero-width interval).
+    assert math.isnan(one_sample_t_p_value(np.array([0.125, 0.125, 0.125])))
+    assert one_sample_t_p_value(np.array([0.0, 0.0, 0.0])) == 1.0  # no difference anywhere
+    adjusted = holm_adjust([0.01, float("nan"), 0.02])
+    # The undefined test stays undefined and counts in the family as its largest p: 0.01 x 3, 0.02 x 2.
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.04) and math.isnan(adjusted[1])
+
+
+def test_the_ratio_interval_is_welchs_on_the_log_scale():
+    numerator, denominator = np.array([1400.0, 1450.0, 1390.0]), np.array([1700.0, 1650.0, 1690.0, 1660.0])
+    result = ratio_interval(numerator, denominator)
+    logs = welch_interval(np.log(denominator), np.log(numerator))
+    geometric = np.exp(np.log(numerator).mean()) / np.exp(np.log(denominator).mean())
+    assert result.mean == pytest.approx(geometric)
+    assert (result.low, result.high) == pytest.approx((np.exp(logs.low), np.exp(logs.high)))
+    assert result.low < geometric < result.high < 1  # the numerator is slower in every sample
+    with pytest.raises(ValueError):
+        ratio_interval(np.array([1.0]), denominator)  # one sample has no spread
 
 
 # A tiny probability table: 4 images, 2 classes, labels 0, 0, 1, 1.

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..architectures import display_name
+from .analysis.reference import ALPHA
 from .runs import RunResult, Runs
 
 if TYPE_CHECKING:
@@ -40,11 +41,13 @@ __all__ = [
     "ratio",
     "seconds_per_epoch",
     "share",
+    "span",
     "text",
 ]
 
 # The decimals of each quantity, wherever it is shown.
 P_DIGITS = 3  # below 0.001 a p-value is shown as "< 0.001"
+MAX_P_DIGITS = 9  # beyond the float noise that number() removes
 SECONDS_PER_EPOCH_DIGITS = 2
 IMAGES_PER_SECOND_DIGITS = 0
 ECE_DIGITS = 1  # of a percent: on 500 test images ECE moves by about a point with the choice of halves
@@ -88,6 +91,12 @@ def ratio(value: float, digits: int = 2) -> str:
     return f"{number(value, digits)}x"
 
 
+def span(low: float, high: float, show: Callable[[float], str], template: str = "{} to {}") -> str:
+    """A range as the report shows it: ``"3.1 % to 3.2 %"``, or one value when both ends read the same."""
+    shown_low, shown_high = show(low), show(high)
+    return shown_low if shown_low == shown_high else template.format(shown_low, shown_high)
+
+
 def interval_points(interval: MeanInterval) -> str:
     """An interval of accuracy differences (fractions) in signed points: ``"[-1.65, +2.80]"``."""
     return f"[{number(100 * interval.low, sign=True)}, {number(100 * interval.high, sign=True)}]"
@@ -101,8 +110,17 @@ def per_device(values: Mapping[str, float], show: Callable[[float], str]) -> str
 
 
 def p(value: float) -> str:
-    """A p-value: ``"0.124"``, or ``"< 0.001"`` below 0.001."""
-    return f"< {number(0.1**P_DIGITS, P_DIGITS)}" if value < 0.1**P_DIGITS else number(value, P_DIGITS)
+    """A p-value: ``"0.124"``, or ``"< 0.001"`` below 0.001.
+
+    A p-value that the 3 decimals would round onto the significance level (0.0496 to "0.050", beside
+    "< 0.05") gets the decimals that show which side of it the test fell: ``"0.0496"``.
+    """
+    if value < 0.1**P_DIGITS:
+        return f"< {number(0.1**P_DIGITS, P_DIGITS)}"
+    digits = P_DIGITS
+    while value != ALPHA and float(number(value, digits)) == ALPHA and digits < MAX_P_DIGITS:
+        digits += 1
+    return number(value, digits)
 
 
 def p_value(value: float, name: str = "p") -> str:

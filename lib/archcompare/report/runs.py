@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,9 @@ class RunResult:
         """Why it counts as made by older training code than the current; None if not."""
         return self.record.older_code
 
-    @property
+    @cached_property
     def correct(self) -> np.ndarray:
-        """Per test image: did the final model classify it correctly."""
+        """Per test image: did the final model classify it correctly (computed once: the report reads it often)."""
         return self.probabilities.argmax(1) == self.labels
 
 

@@ -11,22 +11,27 @@ Every score is computed in float64: the runs store their probabilities as float3
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 
 import numpy as np
 from scipy import optimize, special
 
+from ..format import ECE_DIGITS, NLL_DIGITS, number
 from ..runs import RunResult, Runs
 
 ECE_BINS = 15
 # Two halves of the test set whose fitted temperatures differ by more than this factor disagree on
 # the model's calibration: the test set is then too small to fit one temperature reliably.
 TEMPERATURE_AGREEMENT = 1.10
-# How many random halvings of the test set the temperature-scaled ECE is recomputed over (seeds 0 to
+# How many random halvings of the test set the temperature-scaled ECE and NLL are recomputed over (seeds 0 to
 # HALVINGS - 1; seed 0 gives the reported value): on 1,000 images it moves by about a point with the halves.
 HALVINGS = 10
+# The decimals the report shows each score to (format.py's one rounding): a change below them is none.
+NLL_SHOWN = NLL_DIGITS
+ECE_SHOWN = ECE_DIGITS + 2  # ECE is a fraction shown as a percentage to ECE_DIGITS decimals
 # A reliability bin is sparse below 1 % of the images or below 20 images: 20 images give an accuracy
 # whose binomial standard error is up to 11 points, too wide to place a bar against the diagonal.
 SPARSE_SHARE = 0.01
@@ -97,7 +102,11 @@ class CalibrationError:
 
 def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> CalibrationError:
     """ECE (Guo et al. 2017): the sum over bins of |accuracy - confidence| weighted by the bin's share."""
-    table = reliability(probabilities, labels, bins)
+    return error_of_bins(reliability(probabilities, labels, bins))
+
+
+def error_of_bins(table: Mapping[str, np.ndarray]) -> CalibrationError:
+    """:func:`calibration_error` from the :func:`reliability` bins already made."""
     filled = table["count"] > 0
     signed = table["share"][filled] * (table["accuracy"][filled] - table["confidence"][filled])
     return CalibrationError(
@@ -165,24 +174,43 @@ def cross_fitted_temperature_scaling(
     return CrossFittedScaling(scaled, folds, (temperatures[0], temperatures[1]))
 
 
-def scaled_ece_over_halvings(probabilities: np.ndarray, labels: np.ndarray, halvings: int = HALVINGS) -> list[float]:
-    """The temperature-scaled ECE for each of ``halvings`` seeded random halvings (seeds 0, 1, ...)."""
-    return [
-        expected_calibration_error(cross_fitted_temperature_scaling(probabilities, labels, seed).probabilities, labels)
-        for seed in range(halvings)
-    ]
+def scaled_scores_over_halvings(
+    probabilities: np.ndarray, labels: np.ndarray, seeds: range = range(HALVINGS)
+) -> list[tuple[float, float]]:
+    """The temperature-scaled ECE and NLL for each seeded random halving of the test images."""
+    scores = []
+    for seed in seeds:
+        scaled = cross_fitted_temperature_scaling(probabilities, labels, seed).probabilities
+        scores.append((expected_calibration_error(scaled, labels), negative_log_likelihood(scaled, labels)))
+    return scores
 
 
 class Change(Enum):
-    """What temperature scaling did to a score (NLL or ECE)."""
+    """What temperature scaling did to a score (NLL or ECE), as far as the evidence shows."""
 
     LOWERED = "lowered"
     RAISED = "raised"
-    UNCHANGED = "left"
+    UNCHANGED = "unchanged"  # the same to the digits the report shows
+    WITHIN_NOISE = "unchanged within the noise"  # the unscaled score lies within the scaled one's range over halvings
 
 
-def change(before: float, after: float) -> Change:
-    return Change.LOWERED if after < before else Change.RAISED if after > before else Change.UNCHANGED
+def change(before: float, after: float, digits: int, spread: tuple[float, float] | None = None) -> Change:
+    """Lowered or raised only where the report's digits show a change and every random halving agrees on it.
+
+    ``digits``: the decimals the report shows the score to (:mod:`..format`'s one rounding). ``spread``:
+    the scaled score's range over the random halvings; when the unscaled score lies within it, some
+    halvings of the images move the score one way and some the other, so the direction is the choice of
+    halves, not the scaling's.
+    """
+
+    def shown(value: float) -> Decimal:
+        return Decimal(number(value, digits).replace(",", ""))
+
+    if shown(before) == shown(after):
+        return Change.UNCHANGED
+    if spread is not None and shown(min(spread)) <= shown(before) <= shown(max(spread)):
+        return Change.WITHIN_NOISE
+    return Change.LOWERED if after < before else Change.RAISED
 
 
 def label_smoothing(runs: Runs) -> dict[float, tuple[str, ...]]:
@@ -249,20 +277,10 @@ class ReliabilityPanel:
         return float(self.bins["share"][self._side(below)].sum())
 
 
-def reliability_panels(runs: Runs, ensembles: Mapping[str, object]) -> list[ReliabilityPanel]:
-    """Each architecture's first seed alone and, where it has a seed ensemble, the ensemble of all its seeds."""
-    panels = []
-    for arch in runs.architectures:
-        members = runs.of(arch)
-        chosen = [[members[0]]]
-        if arch in ensembles and len(members) > 1:
-            chosen.append(members)
-        for group in chosen:
-            probabilities = ensemble([run.probabilities for run in group])
-            labels = group[0].labels
-            panels.append(
-                ReliabilityPanel(
-                    arch, tuple(group), reliability(probabilities, labels), calibration_error(probabilities, labels)
-                )
-            )
-    return panels
+def reliability_panel(
+    arch: str, members: Sequence[RunResult], bins: Mapping[str, np.ndarray] | None = None
+) -> ReliabilityPanel:
+    """The panel of one model or of the mean of several; ``bins`` when they were made already (an ensemble's score)."""
+    if bins is None:
+        bins = reliability(ensemble([run.probabilities for run in members]), members[0].labels)
+    return ReliabilityPanel(arch, tuple(members), bins, error_of_bins(bins))

@@ -11,7 +11,7 @@ import numpy as np
 from ...architectures import cardinality_of
 from ..runs import Runs
 from .reference import CONFIDENCE, MIN_VERDICT_SEEDS
-from .statistics import MeanInterval, SlopeFit, least_squares_fit, least_squares_slope, mean_confidence_interval
+from .statistics import MeanInterval, SlopeFit, least_squares_fit, mean_confidence_interval
 
 
 class Trend(Enum):
@@ -79,20 +79,15 @@ class CardinalityTrend:
         return Trend.RISES if interval.low > 0 else Trend.FALLS
 
     @property
-    def mean_slope(self) -> float | None:
-        """The mean of the per-seed slopes (accuracy per doubling of cardinality); None without one."""
-        return float(np.mean(self.seed_slopes)) if self.seed_slopes else None
-
-    @property
     def fitted_accuracies(self) -> np.ndarray | None:
-        """At each point: the straight line of the mean slope through the points' mean accuracies."""
-        slope = self.mean_slope
-        if slope is None:
+        """At each point: the least-squares line through every run (:attr:`fit`), the one the text describes.
+
+        With every variant at the same seeds its slope is the mean of the per-seed slopes; with unequal
+        seeds the two differ, and the figure draws this line, as its caption says.
+        """
+        if self.fit is None:
             return None
-        x = np.log2([point.cardinality for point in self.points])
-        y = np.array([point.mean_accuracy for point in self.points])
-        intercept = y.mean() - slope * x.mean()
-        return intercept + slope * x
+        return self.fit.intercept + self.fit.slope * np.log2([point.cardinality for point in self.points])
 
     @property
     def params_range(self) -> tuple[int, int]:
@@ -153,7 +148,7 @@ def cardinality_trend(runs: Runs, confidence: float = CONFIDENCE) -> Cardinality
                 xs.append(np.log2(point.cardinality))
                 ys.append(run.record.test_acc)
         if len(xs) >= MIN_CARDINALITY_VARIANTS:
-            slopes.append(least_squares_slope(np.array(xs), np.array(ys)))
+            slopes.append(least_squares_fit(np.array(xs), np.array(ys), confidence).slope)
     interval = mean_confidence_interval(np.array(slopes), confidence) if len(slopes) > 1 else None
     runs_x = [np.log2(point.cardinality) for point in points for _ in point.accuracies]
     runs_y = [accuracy for point in points for accuracy in point.accuracies]

@@ -18,25 +18,26 @@ from ...architectures import display_name
 from ...errors import ReportError
 from ..runs import RunResult, Runs
 from .calibration import (
+    ECE_SHOWN,
     HALVINGS,
+    NLL_SHOWN,
     TEMPERATURE_AGREEMENT,
     Change,
+    ReliabilityPanel,
     accuracy,
     calibration_error,
     change,
     cross_fitted_temperature_scaling,
     ensemble,
+    error_of_bins,
     halves,
     negative_log_likelihood,
-    scaled_ece_over_halvings,
+    reliability,
+    reliability_panel,
+    scaled_scores_over_halvings,
 )
 from .reference import ALPHA, BLOG_POST, Reference
 from .statistics import McNemarResult, holm_adjust, mcnemar_exact
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values of one family (a family of one is its own p-value)."""
-    return holm_adjust(list(p_values)) if len(p_values) > 1 else list(p_values)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,11 @@ class EnsembleScore:
     temperatures: tuple[float, ...] = ()  # the fitted temperatures (two per model scored: one per half)
     calibration_gaps: tuple[float, ...] = ()  # per model scored: accuracy minus mean confidence (count-weighted)
     ece_scaled_halvings: tuple[float, ...] = ()  # the scaled ECE over seeded random halvings (the first is ece_scaled)
+    nll_scaled_halvings: tuple[float, ...] = ()  # the scaled NLL over the same halvings (the first is nll_scaled)
     versus_member: MemberComparison | None = None  # seed ensembles of two or more only
     correct: np.ndarray | None = field(default=None, repr=False, compare=False)  # per test image
+    bins: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)  # its reliability bins
+    singles: tuple[EnsembleScore, ...] = field(default=(), repr=False, compare=False)  # a mean's single models
 
     @property
     def size(self) -> int:
@@ -128,17 +132,22 @@ class EnsembleScore:
 
     @property
     def nll_scaling(self) -> Change:
-        """What temperature scaling did to the NLL."""
-        return change(self.nll, self.nll_scaled)
+        """What temperature scaling did to the NLL, judged against its range over the random halvings."""
+        return change(self.nll, self.nll_scaled, NLL_SHOWN, self.nll_scaled_range)
 
     @property
     def ece_scaling(self) -> Change:
-        return change(self.ece, self.ece_scaled)
+        return change(self.ece, self.ece_scaled, ECE_SHOWN, self.ece_scaled_range)
 
     @property
     def ece_scaled_range(self) -> tuple[float, float] | None:
         """The lowest and highest temperature-scaled ECE over the random halvings; None without them."""
         values = self.ece_scaled_halvings
+        return (min(values), max(values)) if values else None
+
+    @property
+    def nll_scaled_range(self) -> tuple[float, float] | None:
+        values = self.nll_scaled_halvings
         return (min(values), max(values)) if values else None
 
     @property
@@ -165,27 +174,34 @@ class EnsembleScore:
 
 
 def score_ensemble(name: str, members: list[RunResult], halvings: int = 0) -> EnsembleScore:
-    """One ensemble's scores; ``halvings`` > 0 also recomputes the scaled ECE over that many random halvings."""
+    """One ensemble's scores; ``halvings`` > 0 also gives the scaled ECE and NLL over that many random halvings
+    (seed 0's is the scaling reported; the others' seeds are 1, 2, ...)."""
     labels = members[0].labels
     for run in members[1:]:
         if not np.array_equal(run.labels, labels):
             raise ReportError(f"{run.label} and {members[0].label} were evaluated on different test images")
     probabilities = ensemble([run.probabilities for run in members])
     scaling = cross_fitted_temperature_scaling(probabilities, labels)
-    error = calibration_error(probabilities, labels)
+    bins = reliability(probabilities, labels)
+    error = error_of_bins(bins)
     ece_scaled = calibration_error(scaling.probabilities, labels).ece
+    nll_scaled = negative_log_likelihood(scaling.probabilities, labels)
+    others = scaled_scores_over_halvings(probabilities, labels, range(1, halvings)) if halvings else []
+    over_halvings = [(ece_scaled, nll_scaled), *others] if halvings else []
     return EnsembleScore(
         name=name,
         members=tuple(run.label for run in members),
         accuracy=accuracy(probabilities, labels),
         nll=negative_log_likelihood(probabilities, labels),
         ece=error.ece,
-        nll_scaled=negative_log_likelihood(scaling.probabilities, labels),
+        nll_scaled=nll_scaled,
         ece_scaled=ece_scaled,
         temperatures=scaling.temperatures,
         calibration_gaps=(error.gap,),
-        ece_scaled_halvings=tuple(scaled_ece_over_halvings(probabilities, labels, halvings)) if halvings else (),
+        ece_scaled_halvings=tuple(ece for ece, _ in over_halvings),
+        nll_scaled_halvings=tuple(nll for _, nll in over_halvings),
         correct=probabilities.argmax(1) == labels,
+        bins=bins,
     )
 
 
@@ -203,10 +219,14 @@ def mean_single_model(name: str, members: list[RunResult], halvings: int = 0) ->
         temperatures=tuple(t for s in singles for t in s.temperatures),
         calibration_gaps=tuple(g for s in singles for g in s.calibration_gaps),
         # Per halving, the mean over the single models scaled with that halving.
-        ece_scaled_halvings=tuple(float(v) for v in np.mean([s.ece_scaled_halvings for s in singles], axis=0))
-        if halvings
-        else (),
+        ece_scaled_halvings=_mean_per_halving([s.ece_scaled_halvings for s in singles]),
+        nll_scaled_halvings=_mean_per_halving([s.nll_scaled_halvings for s in singles]),
+        singles=tuple(singles),
     )
+
+
+def _mean_per_halving(values: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.mean(values, axis=0)) if values and values[0] else ()
 
 
 def seed_ensembles(runs: Runs, halvings: int = HALVINGS) -> dict[str, list[EnsembleScore]]:
@@ -225,13 +245,30 @@ def seed_ensembles(runs: Runs, halvings: int = HALVINGS) -> dict[str, list[Ensem
             for k in range(2, len(members) + 1)
         ]
         raw = [compare_with_best_member(score.correct, members[: score.size]) for score in ensembles]
-        adjusted = holm([comparison.mcnemar.p_value for comparison in raw])
+        adjusted = holm_adjust([comparison.mcnemar.p_value for comparison in raw])
         ensembles = [
             dataclasses.replace(score, versus_member=dataclasses.replace(comparison, p_adjusted=p, family=len(raw)))
             for score, comparison, p in zip(ensembles, raw, adjusted)
         ]
         result[arch] = [mean_single_model(f"{display_name(arch)}, 1 model", members, halvings), *ensembles]
     return result
+
+
+def reliability_panels(runs: Runs, ensembles: Mapping[str, Sequence[EnsembleScore]]) -> list[ReliabilityPanel]:
+    """Each architecture's first seed alone and, where it has a seed ensemble, the ensemble of all its seeds.
+
+    The bins :func:`seed_ensembles` made are reused: its first single model and its largest ensemble.
+    """
+    panels = []
+    for arch in runs.architectures:
+        members = runs.of(arch)
+        scores = ensembles.get(arch) or ()
+        single = scores[0].singles[0] if scores and scores[0].singles else None
+        panels.append(reliability_panel(arch, members[:1], single.bins if single else None))
+        if arch in ensembles and len(members) > 1:
+            largest = scores[-1] if scores and scores[-1].size == len(members) else None
+            panels.append(reliability_panel(arch, members, largest.bins if largest else None))
+    return panels
 
 
 def training_seconds(run: RunResult) -> float:
@@ -339,7 +376,7 @@ def architecture_ensembles(runs: Runs, reference: Reference = BLOG_POST) -> Equa
     tests = []
     for arch, scores in same.items():
         raw = [(m, s, mcnemar_exact(m.correct, s.correct)) for m in mixed for s in scores]
-        adjusted = holm([test.p_value for *_, test in raw])
+        adjusted = holm_adjust([test.p_value for *_, test in raw])
         tests += [
             EqualCountTest(m.name, s.name, arch, m.accuracy - s.accuracy, t, p) for (m, s, t), p in zip(raw, adjusted)
         ]

@@ -18,7 +18,7 @@ from ...paths import BENCH_DIR
 from ..runs import RunResult, Runs
 from .bench import bench_timings
 from .pairs import compare_pair
-from .reference import BLOG_POST, BLOG_STEP_MODE, Reference
+from .reference import BLOG_POST, Reference
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def blog_condition_timings(
 
     Either these runs' own (a `blog` profile's, timed alike), or `make bench`'s rows on a device model
     one of these runs was trained on: bench files are named per device type (``bench-cuda``), so the
-    match is by the device model recorded inside the file, never by the file's name.
+    match is by the device model each bench row records (the file's, for its run of the blog's loop),
+    never by the file's name.
     """
     faster, slower = reference.faster, reference.slower
     if not runs.of(faster) or not runs.of(slower):
@@ -94,11 +95,11 @@ def blog_condition_timings(
     except ReportError:
         pair = None
     for group in pair.timings if pair else ():
-        if group.at_blog_conditions:
+        if group.judged:
             result.append(BlogConditionTiming(group.device, group.time_ratio, "these runs"))
     devices = {run.record.env.device_name for run in runs.complete}
     bench_dir = runs.profile_dir.parent / BENCH_DIR if bench_dir is None else bench_dir
     for timing in bench_timings(bench_dir, faster, slower, reference):
-        if timing.step_mode == BLOG_STEP_MODE and timing.device in devices:
+        if timing.judged and timing.device in devices:
             result.append(BlogConditionTiming(timing.device, timing.time_ratio, f"`make bench`, {timing.source}"))
     return result

@@ -28,6 +28,7 @@ from .statistics import (
     mean_confidence_interval,
     sd_interval,
     seeds_needed,
+    seeds_needed_range,
     welch_interval,
 )
 from .timing import Agreement, TimingGroup, timing_groups
@@ -171,14 +172,6 @@ class PairComparison:
         return None if other is None or base is None else other - base
 
     @property
-    def same_ordering_as_reference(self) -> bool | None:
-        """Whether the mean difference has the reference's sign; None when either shows no difference."""
-        reference = self.reference_difference
-        if reference is None or self.mean_difference == 0 or reference == 0:
-            return None
-        return (self.mean_difference > 0) == (reference > 0)
-
-    @property
     def difference_sd_interval(self) -> tuple[float, float] | None:
         """The chi-square confidence interval of :attr:`difference_sd`; None with one seed."""
         sd = self.difference_sd
@@ -187,8 +180,8 @@ class PairComparison:
     @property
     def power(self) -> tuple[SeedsNeeded, ...]:
         """Seeds needed for a difference of the observed size and of the reference's; none with one seed."""
-        spread = self.difference_sd_interval
-        if spread is None:
+        sd = self.difference_sd
+        if sd is None:
             return ()
         sizes = [("observed", abs(self.mean_difference))]
         if self.reference_difference is not None:
@@ -197,8 +190,7 @@ class PairComparison:
             SeedsNeeded(
                 size,
                 difference,
-                seeds_needed(difference, spread[0], ALPHA, POWER),
-                seeds_needed(difference, spread[1], ALPHA, POWER),
+                *seeds_needed_range(difference, sd, len(self.seeds), CONFIDENCE, ALPHA, POWER),
                 self.seeds_needed(difference),
             )
             for size, difference in sizes

@@ -56,8 +56,13 @@ class PerClassDifferences:
 
     @property
     def resolved_classes(self) -> np.ndarray:
-        """Per class: the Holm-adjusted p is below ALPHA."""
-        return self.p_adjusted < ALPHA
+        """Per class: the Holm-adjusted p is below ALPHA (an undefined test resolves nothing)."""
+        return np.nan_to_num(self.p_adjusted, nan=1.0) < ALPHA
+
+    @property
+    def untested(self) -> int:
+        """Classes without a test: their per-seed differences were equal and not 0 (:func:`.statistics.one_sample_t_p_value`)."""
+        return int(np.sum(np.isnan(self.p_values)))
 
     @property
     def above_zero(self) -> np.ndarray:

@@ -9,6 +9,7 @@
   chi-square interval of the spread it is planned from (one spread from two seeds is no plan).
 - Per-class differences: a one-sample t-test over seeds, or the Wald interval of pooled discordant counts.
 - A least-squares line's slope with its interval, as a description of one fit.
+- The ratio of two independent samples' geometric means, with Welch's interval on the log scale.
 
 Calibration (NLL, ECE, temperature scaling) is :mod:`.calibration`'s.
 """
@@ -69,24 +70,22 @@ def mean_confidence_interval(values: np.ndarray, confidence: float = 0.95) -> Me
 
 
 def holm_adjust(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the order given."""
+    """Holm's step-down adjusted p-values, in the order given.
+
+    An undefined p-value (NaN: a test that could not be made) stays undefined and counts in the family
+    as its largest p-value would, so it makes no other test easier to pass.
+    """
     p = np.asarray(p_values, float)
     m = len(p)
-    order = np.argsort(p)
-    adjusted = np.empty(m)
+    order = np.argsort(p)  # NaN last
+    adjusted = np.full(m, np.nan)
     running = 0.0
     for rank, index in enumerate(order):
+        if np.isnan(p[index]):
+            break
         running = max(running, min(1.0, (m - rank) * p[index]))
         adjusted[index] = running
     return adjusted.tolist()
-
-
-def least_squares_slope(x: np.ndarray, y: np.ndarray) -> float:
-    """Slope of the least-squares straight line through (x, y)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 2 or np.ptp(x) == 0:
-        raise ValueError("a slope needs at least two distinct x values")
-    return float(stats.linregress(x, y).slope)
 
 
 # --- intervals and power beside the paired comparison ---------------------------------------
@@ -120,6 +119,20 @@ def welch_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Me
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return MeanInterval(mean, mean - half, mean + half, len(a) + len(b), confidence)
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, confidence: float = 0.95) -> MeanInterval:
+    """The ratio of two independent samples' geometric means, with Welch's interval taken on the log scale.
+
+    For positive measurements whose ratio is the quantity (two architectures' images per second, each
+    timed in samples of its own): the difference of the mean logs gets Welch's interval and both ends
+    are exponentiated, so the interval is of the ratio. Needs two or more values in each sample.
+    """
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    if numerator.size and denominator.size and min(numerator.min(), denominator.min()) <= 0:
+        raise ValueError("a ratio's interval on the log scale needs positive values")
+    logs = welch_interval(np.log(denominator), np.log(numerator), confidence)
+    return MeanInterval(float(np.exp(logs.mean)), float(np.exp(logs.low)), float(np.exp(logs.high)), logs.n, confidence)
 
 
 def paired_t_power(difference: float, sd: float, n: int, alpha: float = 0.05) -> float:
@@ -187,7 +200,8 @@ class SlopeFit:
     """An ordinary least-squares line through points taken as independent: its slope and the slope's interval."""
 
     slope: float
-    low: float
+    intercept: float  # the line's value at x = 0
+    low: float  # of the slope
     high: float
     points: int
     confidence: float
@@ -203,19 +217,22 @@ def least_squares_fit(x: np.ndarray, y: np.ndarray, confidence: float = 0.95) ->
         raise ValueError("a slope's interval needs at least three points at two or more x values")
     fit = stats.linregress(x, y)
     half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 2)) * float(fit.stderr)
-    return SlopeFit(float(fit.slope), float(fit.slope) - half, float(fit.slope) + half, len(x), confidence)
+    slope = float(fit.slope)
+    return SlopeFit(slope, float(fit.intercept), slope - half, slope + half, len(x), confidence)
 
 
 def one_sample_t_p_value(values: np.ndarray) -> float:
     """Two-sided p-value of Student's one-sample t-test that the mean of ``values`` is 0.
 
-    Values that do not vary give 1 when they are all 0 and 0 otherwise (the t statistic is then 0 or infinite).
+    Values that do not vary give 1 when they are all 0 (no difference anywhere) and NaN otherwise: with no
+    spread the t statistic is infinite, but equal values from a few seeds (one image more of a class in
+    each) are no evidence of an infinitely precise difference, so the test is undefined, never passed.
     """
     values = np.asarray(values, float)
     if len(values) < 2:
         raise ValueError("a t-test needs at least two values")
     if np.ptp(values) == 0:
-        return 1.0 if values[0] == 0 else 0.0
+        return 1.0 if values[0] == 0 else float("nan")
     return float(stats.ttest_1samp(values, 0.0).pvalue)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ class TimingGroup:
     step_mode: str
     conditions: str  # device, precision, batch size, layout and step mode
     bottleneck: str  # what limits the loop under these conditions, in words
-    blog_conditions: bool  # fp32, batch 32, default layout: the blog's timing conditions
+    blog_differences: tuple[str, ...]  # how the conditions differ from the blog's loop, in words; () when they do not
     seeds: tuple[int, ...]
     base_seconds: tuple[float, ...]  # per seed: seconds per epoch
     other_seconds: tuple[float, ...]
@@ -116,7 +117,6 @@ class TimingGroup:
     other_rates: tuple[float, ...]
     epoch_slowdowns: tuple[float, ...]  # per epoch of every seed: other's seconds over the baseline's, minus 1
     reference: Reference = BLOG_POST
-    step_modes: tuple[str, ...] = ()  # the runs' step modes (one: runs are grouped by it)
     scattered: tuple[tuple[int, EpochScatter], ...] = ()  # (seed, run) for each run whose epoch times scatter
 
     @property
@@ -173,15 +173,11 @@ class TimingGroup:
         return self.steady_slowdown_interval if self.scattered else self.slowdown_interval
 
     @property
-    def at_blog_conditions(self) -> bool:
-        """Timed exactly as the blog's loop ran: its precision, batch and layout, and eager steps."""
-        return self.blog_conditions and all(mode == BLOG_STEP_MODE for mode in self.step_modes or (self.step_mode,))
-
-    @property
     def judged(self) -> bool:
-        """Whether the blog's timing claim applies: the blog's pair, timed under the blog's conditions."""
+        """Whether the blog's timing claim applies: the blog's pair, timed exactly as the blog's loop ran
+        (:data:`.reference.BLOG_TIMING_CONDITIONS` and eager steps): no condition differs."""
         pair = {self.baseline, self.other} == {self.reference.faster, self.reference.slower}
-        return pair and self.blog_conditions
+        return pair and not self.blog_differences
 
     @property
     def agreement(self) -> Agreement:
@@ -239,10 +235,7 @@ def timing_groups(
                 step_mode=step_mode,
                 conditions=timing_conditions(timed),
                 bottleneck=bottleneck(timed[0]),
-                blog_conditions=all(
-                    all(run_setting(run, key) == value for key, value in BLOG_TIMING_CONDITIONS.items())
-                    for run in timed
-                ),
+                blog_differences=blog_differences(timed[0]),  # one group: one device, step mode, precision, ...
                 seeds=tuple(seed for seed, _, _ in members),
                 base_seconds=tuple(a.record.timing.seconds_per_epoch for _, a, _ in members),
                 other_seconds=tuple(b.record.timing.seconds_per_epoch for _, _, b in members),
@@ -250,7 +243,6 @@ def timing_groups(
                 other_rates=tuple(b.record.timing.images_per_second for _, _, b in members),
                 epoch_slowdowns=tuple(float(x) for _, a, b in members for x in epoch_slowdowns(a, b)),
                 reference=reference,
-                step_modes=tuple(dict.fromkeys(run.record.env.step_mode for run in timed)),
                 scattered=tuple(
                     (seed, scatter)
                     for seed, a, b in members
@@ -260,6 +252,31 @@ def timing_groups(
             )
         )
     return tuple(result), tuple(excluded)
+
+
+def blog_differences(run: RunResult) -> tuple[str, ...]:
+    """How a run was timed otherwise than the blog's loop ran, in words (:func:`differences_from_blog`)."""
+    return differences_from_blog(
+        {key: run_setting(run, key) for key in BLOG_TIMING_CONDITIONS}, run.record.env.step_mode
+    )
+
+
+def differences_from_blog(settings: Mapping[str, Any], step_mode: str) -> tuple[str, ...]:
+    """How a timing's conditions differ from the blog's loop (fp32, batch 32, default layout, eager steps), in
+    words: ``("bf16", "batch 512", "channels_last")``; empty when it was timed exactly as that loop ran.
+
+    ``settings`` are a run's or a bench row's precision (as resolved), batch size and layout; a layout
+    not recorded counts as the default one, as :func:`_timing_key` groups it.
+    """
+    differences = []
+    for key, blog in BLOG_TIMING_CONDITIONS.items():
+        value = bool(settings.get(key)) if key == "channels_last" else settings.get(key)
+        if value != blog:
+            words = {"batch_size": f"batch {value}", "channels_last": "channels_last" if value else "default layout"}
+            differences.append(words.get(key, str(value)))
+    if step_mode != BLOG_STEP_MODE:
+        differences.append(f"{step_mode} steps")
+    return tuple(differences)
 
 
 # Below this batch an eager CUDA step is bound by Python dispatch and kernel launches, not by the GPU:

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.calibration import reliability_panels
-from ..analysis.ensembles import EnsembleScore
+from ..analysis.ensembles import EnsembleScore, reliability_panels
 from ..format import display_name, share
 from ..format import ece as ece_text
 from ..runs import Runs

@@ -14,9 +14,9 @@ def plot_cardinality(trend: CardinalityTrend, runs: Runs) -> Figure:
     """Test accuracy and seconds per epoch against cardinality (log scale), ImageNet's error beside them.
 
     Each run is a dot with its binomial 95 % interval over the test images; with two or more seeds the
-    mean over seeds and its t-interval are drawn too. The dashed line is the least-squares fit of
-    accuracy on log2(cardinality) (the mean of the per-seed fits). The ImageNet panel is the ResNeXt
-    paper's, on another dataset.
+    mean over seeds and its t-interval are drawn too. The dashed line is the least-squares line of
+    accuracy on log2(cardinality) through every run, the fit the text describes. The ImageNet panel is
+    the ResNeXt paper's, on another dataset.
     """
     figure = Figure(figsize=(13, 3.8), layout="constrained")
     accuracy_axes, time_axes, imagenet_axes = figure.subplots(1, 3)
@@ -46,7 +46,8 @@ def plot_cardinality(trend: CardinalityTrend, runs: Runs) -> Figure:
             100 * fitted,
             linestyle="--",
             color="C3",
-            label=f"fit: {number(100 * trend.mean_slope, sign=True)} points per doubling",
+            label=f"least-squares line through the {trend.fit.points} runs: "
+            f"{number(100 * trend.fit.slope, sign=True)} points per doubling",
         )
         accuracy_axes.legend(fontsize="small")
     what = "runs with binomial 95% intervals" + (", mean and t-interval over seeds" if several else ", one seed")

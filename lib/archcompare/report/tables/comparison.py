@@ -11,14 +11,7 @@ from ..analysis.headline import blog_condition_timings, summarise
 from ..analysis.pairs import PairComparison, compare_all
 from ..analysis.reference import BLOG_POST, MIN_VERDICT_SEEDS, Reference
 from ..format import images_per_second, interval_points, p, per_device, percent, ratio, seconds_per_epoch, share
-from ..runs import BASELINE, Runs
-
-
-def _baseline(runs: Runs) -> str | None:
-    architectures = runs.architectures
-    if not architectures:
-        return None
-    return BASELINE if BASELINE in architectures else architectures[0]
+from ..runs import Runs
 
 
 def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame:
@@ -30,7 +23,7 @@ def headline_table(runs: Runs, reference: Reference = BLOG_POST) -> pd.DataFrame
     The blog's "about 1.3x" appears only beside a time measured under its conditions
     (:func:`..analysis.headline.blog_condition_timings`); otherwise a dash, which the headline's notes explain.
     """
-    baseline = _baseline(runs)
+    baseline = runs.architectures[0] if runs.architectures else None  # the baseline comes first
     blog_timings = blog_condition_timings(runs, reference=reference) if runs.cifar10 else []
     columns = [
         "architecture",

@@ -6,6 +6,8 @@ NLL with three, p as the text gives it), so a number reads the same in both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from ..analysis.ensembles import EnsembleScore, EqualModelCount, spread
@@ -13,10 +15,13 @@ from ..format import ece, nll, number, p_value
 from ..wording.ensembles import kind_name
 
 
-def _scaled_ece(score: EnsembleScore) -> str:
-    spread_ = score.ece_scaled_range
-    value = ece(score.ece_scaled, unit=False)
-    return value if spread_ is None else f"{value} ({ece(spread_[0], unit=False)} to {ece(spread_[1], unit=False)})"
+def _with_range(value: float, spread_: tuple[float, float] | None, show: Callable[[float], str]) -> str:
+    """A temperature-scaled score with its range over the random halvings: ``"3.1 (3.0 to 3.2)"``."""
+    return show(value) if spread_ is None else f"{show(value)} ({show(spread_[0])} to {show(spread_[1])})"
+
+
+def _ece_number(fraction: float) -> str:
+    return ece(fraction, unit=False)
 
 
 def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
@@ -33,8 +38,12 @@ def ensemble_table(scores: list[EnsembleScore]) -> pd.DataFrame:
                 "accuracy (%)": 100 * score.accuracy,
                 "NLL": nll(score.nll),
                 "ECE (%)": ece(score.ece, unit=False),
-                "NLL, temperature-scaled": nll(score.nll_scaled),
-                "ECE (%), temperature-scaled (range over halvings)": _scaled_ece(score),
+                "NLL, temperature-scaled (range over halvings)": _with_range(
+                    score.nll_scaled, score.nll_scaled_range, nll
+                ),
+                "ECE (%), temperature-scaled (range over halvings)": _with_range(
+                    score.ece_scaled, score.ece_scaled_range, _ece_number
+                ),
                 "fitted temperatures": ", ".join(number(t) for t in score.temperatures)
                 if len(score.temperatures) <= 2
                 else f"{number(min(score.temperatures))} to {number(max(score.temperatures))}",

@@ -7,7 +7,7 @@ sparse low-confidence bins can lie below the diagonal while most images sit in o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..analysis.calibration import (
     HALVINGS,
@@ -16,10 +16,9 @@ from ..analysis.calibration import (
     Change,
     ReliabilityPanel,
     label_smoothing,
-    reliability_panels,
 )
-from ..analysis.ensembles import EnsembleScore
-from ..format import display_name, number, share
+from ..analysis.ensembles import EnsembleScore, reliability_panels
+from ..format import display_name, number, share, span, text
 from ..format import ece as ece_text
 from ..format import nll as nll_text
 from ..runs import Runs
@@ -27,10 +26,24 @@ from ..runs import Runs
 
 def ece_range_text(score: EnsembleScore) -> str:
     """The scaled ECE's range over the random halvings: ``"2.9 % to 3.3 % over 10 random halvings"``; '' without."""
-    spread = score.ece_scaled_range
+    return _range_text(score.ece_scaled_range, ece_text, len(score.ece_scaled_halvings))
+
+
+def _range_text(spread: tuple[float, float] | None, show: Callable[[float], str], halvings: int) -> str:
+    """``"3.1 % to 3.2 % over 10 random halvings"``, or ``"0.351 in each of 10 random halvings"``; '' without."""
     if spread is None:
         return ""
-    return f"{ece_text(spread[0])} to {ece_text(spread[1])} over {len(score.ece_scaled_halvings)} random halvings"
+    if show(spread[0]) == show(spread[1]):
+        return f"{show(spread[0])} in each of {halvings} random halvings"
+    return f"{span(*spread, show)} over {halvings} random halvings"
+
+
+def _scaling(change: Change, name: str, before: str, after: str, spread: str) -> str:
+    """``"lowered ECE (6.0 % → 3.1 %; 3.1 % to 3.2 % over 10 random halvings)"``."""
+    numbers = f"({before} → {after}" + (f"; {spread}" if spread else "") + ")"
+    if change in (Change.LOWERED, Change.RAISED):
+        return f"{change.value} {name} {numbers}"
+    return f"left {name} {change.value} {numbers}"
 
 
 def _temperatures(score: EnsembleScore) -> str:
@@ -49,8 +62,7 @@ def _gap(score: EnsembleScore) -> str:
     gaps = sorted(score.calibration_gaps)
     if gaps[0] > 0 or gaps[-1] < 0:
         side = "above" if gaps[0] > 0 else "below"
-        low, high = _points(min(gaps, key=abs)), _points(max(gaps, key=abs))
-        size = low if low == high else f"{low} to {high}"
+        size = span(min(gaps, key=abs), max(gaps, key=abs), _points)
         return f"accuracy is {size} points {side} the mean confidence"
     return (
         f"accuracy minus mean confidence ranges from {number(100 * gaps[0], 1, sign=True)} to "
@@ -64,12 +76,12 @@ def scaling_text(what: str, score: EnsembleScore) -> str:
         return ""
     nll, ece = score.nll_scaling, score.ece_scaling
     helped = nll is Change.LOWERED and ece is Change.LOWERED
-    spread = ece_range_text(score)
-    text = (
-        f"{what}: temperature scaling {nll.value} NLL ({nll_text(score.nll)} → {nll_text(score.nll_scaled)}) and "
-        f"{ece.value} ECE ({ece_text(score.ece)} → {ece_text(score.ece_scaled)}"
-        + (f"; {spread}" if spread else "")
-        + ")"
+    nll_spread = _range_text(score.nll_scaled_range, nll_text, len(score.nll_scaled_halvings))
+    said = (
+        f"{what}: temperature scaling "
+        + _scaling(nll, "NLL", nll_text(score.nll), nll_text(score.nll_scaled), nll_spread)
+        + " and "
+        + _scaling(ece, "ECE", ece_text(score.ece), ece_text(score.ece_scaled), ece_range_text(score))
         + (
             ""
             if helped
@@ -80,13 +92,13 @@ def scaling_text(what: str, score: EnsembleScore) -> str:
         + f"; the fitted temperatures are {_temperatures(score)}"
     )
     if not score.temperatures_agree:
-        return text + (
+        return said + (
             ", which differ by more than 10 %: the test set is too small to fit a temperature reliably, so "
             "the scaled scores say little."
         )
     several = len(score.temperatures) > 2
     gap = f" and, weighted by the images, {_gap(score)}" if score.calibration_gaps else ""
-    return text + gap + f", so the {'models are' if several else 'model is'} {score.confidence}."
+    return said + gap + f", so the {'models are' if several else 'model is'} {score.confidence}."
 
 
 def panel_name(members: int, first_seed: int) -> str:
@@ -96,11 +108,6 @@ def panel_name(members: int, first_seed: int) -> str:
 
 def _title(panel: ReliabilityPanel) -> str:
     return f"{display_name(panel.arch)} {panel_name(len(panel.members), panel.members[0].seed)}"
-
-
-def _share_range(values: Sequence[float]) -> str:
-    low, high = min(values), max(values)
-    return share(low) if share(low) == share(high) else f"{share(low)} to {share(high)}"
 
 
 def sparse_rule() -> str:
@@ -123,7 +130,7 @@ def _weighted_direction(panels: Sequence[ReliabilityPanel]) -> str:
         )
     majority_below = not under  # the side of the diagonal that holds most of each panel's ECE
     direction = "over-confident" if majority_below else "under-confident"
-    text = (
+    said = (
         f"Weighted by their images, every panel is {direction}: the bins "
         f"{'below' if majority_below else 'above'} the diagonal give most of its ECE"
     )
@@ -135,16 +142,17 @@ def _weighted_direction(panels: Sequence[ReliabilityPanel]) -> str:
     ]
     if outnumbered:
         shares = [panel.share_on_side(below=not majority_below) for panel in outnumbered]
-        text += (
+        said += (
             f". In {len(outnumbered)} of {len(panels)} panels more bars lie {'above' if majority_below else 'below'} "
             f"the diagonal than {'below' if majority_below else 'above'} it, but those bins hold only "
-            f"{_share_range(shares)} of the images"
+            f"{span(min(shares), max(shares), share)} of the images"
         )
-    return text + "."
+    return said + "."
 
 
 def caption_reliability(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]]) -> str:
     panels = reliability_panels(runs, ensembles)
+    fullest = [panel.fullest_share for panel in panels]
     parts = [
         f"{_title(panel)} {ece_text(panel.ece)} ({_points(panel.error.under)} above, {_points(panel.error.over)} below)"
         for panel in panels
@@ -152,7 +160,7 @@ def caption_reliability(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]]
     return (
         "**Reliability diagrams** of each architecture's first seed and of its seed ensemble. Upper panel: the "
         "share of the test images in each of 15 equal-width confidence bins; the fullest bin holds "
-        f"{_share_range([panel.fullest_share for panel in panels])} of the images. Lower panel: the accuracy in "
+        f"{span(min(fullest), max(fullest), share)} of the images. Lower panel: the accuracy in "
         "each bin; a bar below the dashed diagonal means over-confidence in that bin, above it under-confidence. "
         f"Hollow bars are sparse bins ({sparse_rule()}), whose accuracy rests on few images. "
         + _weighted_direction(panels)
@@ -172,21 +180,17 @@ def _smoothing_text(runs: Runs) -> tuple[str, float | None]:
         classes = runs.complete[0].record.num_classes
         target = 1 - value + value / classes
         return (
-            f"Every run was trained with label smoothing {text_value(value)} (the runs' config "
+            f"Every run was trained with label smoothing {text(value)} (the runs' config "
             f"`label_smoothing`): the training target of the true class is {number(target, 2)}, not 1, so it shapes "
             "every NLL, ECE and temperature in this section.",
             value,
         )
-    listed = "; ".join(f"{text_value(value)} ({', '.join(labels)})" for value, labels in values.items())
+    listed = "; ".join(f"{text(value)} ({', '.join(labels)})" for value, labels in values.items())
     return (
         f"The runs were trained with different label smoothing (config `label_smoothing`): {listed}; it shapes "
         "every NLL, ECE and temperature in this section, so their scores are not comparable on calibration.",
         None,
     )
-
-
-def text_value(value: float) -> str:
-    return number(value, 2).rstrip("0").rstrip(".") or "0"
 
 
 def calibration_markdown(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]]) -> str:
@@ -203,8 +207,10 @@ def calibration_markdown(runs: Runs, ensembles: Mapping[str, list[EnsembleScore]
         )
     if scores:
         lines.append(
-            f"The temperature-scaled ECE is shown with its range over {HALVINGS} random halvings of the test "
-            f"images (seeds 0 to {HALVINGS - 1}; seed 0 gives the value shown), since which images fit the "
-            "temperature moves it."
+            f"The temperature-scaled NLL and ECE are shown with their ranges over {HALVINGS} random halvings of "
+            f"the test images (seeds 0 to {HALVINGS - 1}; seed 0 gives the value shown), since which images fit the "
+            "temperature moves them. Scaling is said to have lowered or raised a score only where the unscaled "
+            "score lies outside that range, so that every halving moved it the same way; otherwise it left the "
+            "score unchanged within the noise."
         )
     return "\n\n".join(lines)

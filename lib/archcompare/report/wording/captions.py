@@ -72,6 +72,12 @@ def caption_per_class_difference(runs: Runs, pairs: list[PairComparison]) -> str
                 for name, mean, low, high in shown
             )
             + f" points; {differences.resolved} of {len(classes)} classes with Holm-adjusted p < {ALPHA}"
+            + (
+                f", {differences.untested} without a test (the same non-zero difference in every seed: "
+                "no spread to test it against)"
+                if differences.untested
+                else ""
+            )
         )
     method = "; ".join(dict.fromkeys(methods))
     return (

@@ -68,11 +68,12 @@ def cardinality_markdown(trend: CardinalityTrend) -> str:
 
 def caption_cardinality(trend: CardinalityTrend) -> str:
     points_ = "; ".join(f"{point.cardinality}x{point.width}d {percent(point.mean_accuracy)}" for point in trend.points)
+    fit = trend.fit
     slope = (
-        f"fitted slope {_per_doubling(trend.mean_slope)} points per doubling (a description; "
-        f"{'no trend verdict' if trend.verdict is Trend.NO_VERDICT else 'the verdict is in the text'})"
-        if trend.mean_slope is not None
-        else "no fitted slope"
+        f"dashed: the least-squares line through the {fit.points} runs, {_per_doubling(fit.slope)} points per "
+        f"doubling (a description; {'no trend verdict' if trend.verdict is Trend.NO_VERDICT else 'the verdict is in the text'})"
+        if fit is not None
+        else "no fitted line"
     )
     return (
         f"**Cardinality at equal complexity.** Test accuracy per run with its binomial 95 % interval ({points_}); "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..analysis.ensembles import EnsembleScore, EqualModelCount, MemberComparison, TrainingCompute, spread
-from ..format import display_name, number, p_value, percent, ratio
+from ..format import display_name, number, p_value, percent, ratio, span
 from ..format import ece as ece_text
 from ..format import nll as nll_text
 from .calibration import scaling_text
@@ -79,7 +79,7 @@ def _spread(scores: Sequence[EnsembleScore], inside_brackets: bool = False) -> s
     if len(scores) == 1:
         return percent(scores[0].accuracy)
     summary = spread(scores)
-    low_to_high = f"{percent(summary.accuracy_low)} to {percent(summary.accuracy_high)}"
+    low_to_high = span(summary.accuracy_low, summary.accuracy_high, percent)
     return f"{percent(summary.accuracy_mean)} on average" + (
         f", {low_to_high}" if inside_brackets else f" ({low_to_high})"
     )
@@ -127,12 +127,8 @@ def _direction(equal_count: EqualModelCount, arch: str) -> str:
     """Which way every comparison of the family points, with the count: ``"all 4 mixed ensembles are ahead"``."""
     tests = equal_count.tests_of(arch)
     count, ahead, behind = len(tests), equal_count.ahead(arch), equal_count.behind(arch)
-    sizes = sorted(abs(100 * test.difference) for test in tests)
-    by = (
-        f" (by {number(sizes[0])} to {number(sizes[-1])} percentage points)"
-        if count > 1
-        else f" (by {number(sizes[0])} percentage points)"
-    )
+    sizes = [abs(100 * test.difference) for test in tests]
+    by = f" (by {span(min(sizes), max(sizes), number)} percentage points)"
     subject = {1: "the mixed ensemble is", 2: "both comparisons have the mixed ensemble"}.get(
         count, f"all {count} comparisons have the mixed ensemble"
     )

@@ -18,6 +18,7 @@ from ..format import (
     ratio,
     seconds_per_epoch,
     share,
+    span,
 )
 from ..runs import Runs
 from .conclusions import ahead_text, verdict_reason
@@ -83,10 +84,10 @@ def readme_timings(runs: Runs) -> str:
     """How long the profile's runs took, from their records: wall time per run and in all, per device model."""
     parts = []
     for wall in wall_times(runs):
-        by_arch = []
-        for arch, minutes in wall.minutes.items():
-            low, high = number(min(minutes), 1), number(max(minutes), 1)
-            by_arch.append(f"{display_name(arch)} {low if low == high else f'{low} to {high}'}")
+        by_arch = [
+            f"{display_name(arch)} {span(min(minutes), max(minutes), lambda value: number(value, 1))}"
+            for arch, minutes in wall.minutes.items()
+        ]
         parts.append(
             f"{wall.device}: {wall.runs} run(s), {number(wall.total_minutes, 0)} minutes of wall time in all; per run "
             f"(minutes) {', '.join(by_arch)}"

@@ -21,19 +21,20 @@ from ..analysis.reference import (
     Reference,
 )
 from ..analysis.timing import Agreement, BandPosition, EpochScatter, TimingGroup, band_position
-from ..format import display_name, images_per_second, ratio, seconds_per_epoch, share
+from ..format import display_name, images_per_second, ratio, seconds_per_epoch, share, span
 from ..runs import Runs
 
 if TYPE_CHECKING:
     from ..analysis.statistics import MeanInterval
 
 
-def _slowdown_range(low: float, high: float) -> str:
-    return (
-        share(low, sign=True)
-        if share(low) == share(high)
-        else f"from {share(low, sign=True)} to {share(high, sign=True)}"
-    )
+def _signed_share(fraction: float) -> str:
+    return share(fraction, sign=True)
+
+
+def _listed(items: list[str] | tuple[str, ...]) -> str:
+    """``"bf16, batch 512 and channels_last"``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _relation(fraction: float) -> str:
@@ -72,7 +73,8 @@ def _group_text(group: TimingGroup, base: str, other: str, devices: int) -> str:
     elif group.epoch_slowdown_range is not None:
         text += (
             f". One timed run per architecture gives no interval; epoch by epoch within these runs the slowdown "
-            f"ranged {_slowdown_range(*group.epoch_slowdown_range)} (that spread leaves out load changes between runs)"
+            f"ranged {span(*group.epoch_slowdown_range, _signed_share, 'from {} to {}')} (that spread leaves out load "
+            "changes between runs)"
         )
         if group.scattered:
             text += f". {scatter_text(group)}"
@@ -111,10 +113,11 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
     if not pair.is_reference_pair or not runs.cifar10:
         return text
     if not pair.judged:
+        differences = list(dict.fromkeys(item for group in pair.timings for item in group.blog_differences))
         text += (
             f' The blog post\'s "about {pair.reference.slowdown:.0%} slower" was measured with its own loop '
-            f"({blog_conditions_text(pair.reference)}); these timings were not, so they are no verdict on that claim: "
-            "grouped convolutions gain differently from mixed precision, channels_last and larger batches."
+            f"({blog_conditions_text(pair.reference)}); these timings were made with {_listed(differences)}, so they "
+            "are no verdict on that claim: grouped convolutions gain differently from each of those."
         )
         measured = [
             f"{ratio(timing.time_ratio)} the time per image of {base} on {timing.device} ({timing.source})"
@@ -131,9 +134,13 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
     )
     band = f"the {share(low)} to {share(high)} band"
     for group in pair.timings:
-        if not group.judged:
-            continue
-        text += " " + _verdict_text(group, group.judged_interval, group.slowdown, band, f"runs on {group.device}")
+        if group.judged:
+            text += " " + _verdict_text(group, group.judged_interval, group.slowdown, band, f"runs on {group.device}")
+        else:
+            text += (
+                f" The runs on {group.device} timed with {_listed(group.blog_differences)} are no verdict on that "
+                "claim: the blog's loop ran otherwise."
+            )
     bench = bench_timings(runs.profile_dir.parent / BENCH_DIR, pair.baseline, pair.other, pair.reference)
     if bench:
         text += "\n\n" + _bench_text(pair, bench, band)
@@ -145,17 +152,26 @@ def _verdict_text(
 ) -> str:
     """The blog's "about 30 %" judged on one timing, with the condition (what limits the loop) named."""
     condition = f"Under this condition ({timing.bottleneck}; {what})"
+    bench = isinstance(timing, BenchTiming)
     if interval is None:
+        why = (
+            "the bench has fewer than two timed samples of each architecture here, and one sample gives no "
+            "estimate of how much the timing moves between samples. A bench with two or more samples per "
+            "architecture gives an interval that can decide it."
+            if bench
+            else "with one timed run per architecture, a change in the machine's load between the runs moves "
+            "the ratio, and one run gives no estimate of how much. Two or more seeds per architecture give an "
+            "interval that can decide it."
+        )
         return (
             f"{condition}: the measured {_relation(slowdown)} lies {band_position(slowdown).value} {band}, but it is "
-            "undecided whether that agrees: with one timed run per architecture, a change in the machine's load "
-            "between the runs moves the ratio, and one run gives no estimate of how much. Two or more seeds per "
-            "architecture give an interval that can decide it."
+            f"undecided whether that agrees: {why}"
         )
     agreement = timing.agreement
     verdict = "is undecided" if agreement is Agreement.UNDECIDED else f"**{agreement.value}**"
+    estimate = "the slowdown of the samples' geometric means" if bench else "the slowdown"
     text = (
-        f"{condition}: the slowdown is {share(interval.mean, sign=True)} ({interval.confidence:.0%} interval "
+        f"{condition}: {estimate} is {share(interval.mean, sign=True)} ({interval.confidence:.0%} interval "
         f"{share(interval.low, sign=True)} to {share(interval.high, sign=True)}); by that rule it {verdict}"
     )
     if agreement is Agreement.DISAGREES:
@@ -167,10 +183,10 @@ def _verdict_text(
 
 
 def _bench_text(pair: PairComparison, bench: list[BenchTiming], band: str) -> str:
-    """The blog's claim under both bottlenecks: the bench's steps at the blog's conditions beside the runs."""
+    """The bench's timings at the blog's precision, batch and layout beside the runs, each with what limits its steps."""
     base, other = display_name(pair.baseline), display_name(pair.other)
     lines = [
-        "**The blog's timing under both bottlenecks.** What limits a training step decides how much grouped "
+        "**The blog's conditions on the bench.** What limits a training step decides how much grouped "
         f"convolutions cost. `make bench` timed both architectures at the blog's conditions (fp32, batch "
         f"{pair.reference.batch_size}, default layout), each with the device to itself:"
     ]
@@ -179,12 +195,18 @@ def _bench_text(pair: PairComparison, bench: list[BenchTiming], band: str) -> st
             f"{other} {images_per_second(timing.other_rate)} img/s against {base} {images_per_second(timing.base_rate)}: "
             f"{ratio(timing.time_ratio)} the time per image ({_relation(timing.slowdown)})"
         )
-        verdict = _verdict_text(
-            timing, timing.slowdown_interval, timing.slowdown, band, f"{timing.device}, {timing.source}"
-        )
-        if timing.slowdown_interval is not None:
+        where = f"{timing.device}, {timing.source}"
+        if not timing.judged:
+            verdict = (
+                f"Under this condition ({timing.bottleneck}; {where}) there is no verdict on the blog's claim: "
+                f"{_listed(timing.blog_differences)} are not how the blog's loop ran."
+            )
+        else:
+            verdict = _verdict_text(timing, timing.slowdown_interval, timing.slowdown, band, where)
+        if timing.judged and timing.slowdown_interval is not None:
             verdict += (
-                " Its interval is over repeats within one process, so it measures timing noise, not run-to-run "
+                " Its interval is Welch's over each architecture's timed samples (log scale), which were taken one "
+                "architecture after the other within one process, so it measures timing noise, not run-to-run "
                 "variation."
             )
         lines.append(f"- {timing.device}, {timing.step_mode} steps: {measured}. {verdict}")
