@@ -43,3 +43,27 @@ def test_measuring_without_a_gpu_says_so_in_one_line(tmp_path):
         pytest.skip("this machine has a GPU")
     with pytest.raises(TrainingError, match="needs a CUDA GPU"):
         measure("imagefolder:/nowhere", str(tmp_path), 1, tmp_path)
+
+
+def test_a_measured_penalty_the_report_cannot_read_stops_the_report_in_one_line(tmp_path):
+    """A penalty file for the runs' very images that lacks a field the report quotes: the report says which
+    file and field, rather than a KeyError from inside the notebook or the documented figure in its place."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from archcompare import report
+    from archcompare.errors import ReportError
+    from archcompare.report.analysis.penalty import data_penalty
+
+    quick = Path(__file__).resolve().parents[1] / "outputs" / "quick"
+    shutil.copytree(quick / "runs", tmp_path / "quick" / "runs")
+    shutil.copy(quick / "plan.json", tmp_path / "quick" / "plan.json")
+    runs = report.load_runs(tmp_path / "quick")
+    fingerprint = runs.complete[0].record.data.fingerprint
+    (tmp_path / "data-penalty").mkdir()
+    (tmp_path / "data-penalty" / "cifar10-jpeg.json").write_text(
+        json.dumps({"fingerprint": fingerprint, "penalty": 0.02, "mean": 0.92})
+    )
+    with pytest.raises(ReportError, match=r"cifar10-jpeg\.json lacks recipe, n, published_accuracy"):
+        data_penalty(runs)

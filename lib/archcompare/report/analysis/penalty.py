@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ...errors import ReportError
 from ...paths import DATA_PENALTY_DIR, data_penalty_results
 from ..runs import Runs
 
@@ -53,6 +54,10 @@ class DataPenalty:
         return self.measurement is not None
 
 
+# What a measured penalty (`make penalty`, data_penalty.py) must hold for the report to quote it.
+PENALTY_FIELDS_READ = ("recipe", "mean", "n", "published_accuracy", "published_runs", "source", "penalty")
+
+
 def data_penalty(runs: Runs) -> DataPenalty | None:
     """The accuracy the runs' copy of CIFAR-10 costs, when the fingerprint says which copy it is."""
     fingerprints = {run.record.data.fingerprint for run in runs.complete}
@@ -67,7 +72,17 @@ def data_penalty(runs: Runs) -> DataPenalty | None:
             measured = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if not isinstance(measured, dict):
+            continue
         if measured.get("fingerprint") == fingerprint and "penalty" in measured:
+            missing = [key for key in PENALTY_FIELDS_READ if key not in measured]
+            if missing:
+                # A measurement of these very images that cannot be read: saying the documented figure
+                # instead would hide it, so the report stops with one line.
+                raise ReportError(
+                    f"{path} lacks {', '.join(missing)}: it is not a result of `make penalty` as this code writes it; "
+                    "measure again with `make penalty` or remove the file"
+                )
             measurement = PenaltyMeasurement(
                 file=path.name,
                 recipe=measured["recipe"],

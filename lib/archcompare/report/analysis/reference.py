@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+# The conditions the blog's timing claim was made under, stated once for the bench and the report.
+from ...blog_timing import BLOG_STEP_MODE, BLOG_TIMING_CONDITIONS  # noqa: F401 (re-exported)
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -89,11 +92,6 @@ AUGMENTATIONS = MappingProxyType(
 )
 # "About 30 %" comes without a spread; a measured slowdown within 10 points of it counts as agreeing.
 SLOWDOWN_AGREEMENT = (0.20, 0.40)
-# The conditions the blog's timing claim was made under (its loop: fp32, batch 32, PyTorch's default
-# memory layout). A slowdown measured otherwise (bf16, channels_last, another batch) is reported
-# with its conditions and no verdict: grouped convolutions gain differently from those choices.
-BLOG_TIMING_CONDITIONS = MappingProxyType({"precision": "fp32", "batch_size": 32, "channels_last": False})
-BLOG_STEP_MODE = "eager"  # the blog's loop: one Python step after another, no captured graphs
 ALPHA = 0.05  # significance level of every test, after Holm's adjustment within its family
 # The architecture verdict rests on the paired t-interval over at least this many paired seeds, and so
 # does the cardinality trend's: "no claim rests on fewer than 3 seeds" (Bouthillier et al. 2021,
