@@ -16,8 +16,12 @@ from ..wording.ensembles import kind_name
 
 
 def _with_range(value: float, spread_: tuple[float, float] | None, show: Callable[[float], str]) -> str:
-    """A temperature-scaled score with its range over the random halvings: ``"3.1 (3.0 to 3.2)"``."""
-    return show(value) if spread_ is None else f"{show(value)} ({show(spread_[0])} to {show(spread_[1])})"
+    """A temperature-scaled score with its range over the random halvings: ``"3.1 (3.0 to 3.2)"``, or
+    ``"0.351 (in each halving)"`` when every halving reads the same, as the text says it."""
+    if spread_ is None:
+        return show(value)
+    low, high = show(spread_[0]), show(spread_[1])
+    return f"{show(value)} ({'in each halving' if low == high else f'{low} to {high}'})"
 
 
 def _ece_number(fraction: float) -> str:
