@@ -74,6 +74,7 @@ class BlogConditionTiming:
     device: str
     time_ratio: float  # the slower architecture's time per image over the faster one's
     source: str  # "these runs" or the bench file it comes from
+    bottleneck: str  # what limits the loop under these conditions on that device, in words
 
 
 def blog_condition_timings(
@@ -96,10 +97,14 @@ def blog_condition_timings(
         pair = None
     for group in pair.timings if pair else ():
         if group.judged:
-            result.append(BlogConditionTiming(group.device, group.time_ratio, "these runs"))
+            result.append(BlogConditionTiming(group.device, group.time_ratio, "these runs", group.bottleneck))
     devices = {run.record.env.device_name for run in runs.complete}
     bench_dir = runs.profile_dir.parent / BENCH_DIR if bench_dir is None else bench_dir
     for timing in bench_timings(bench_dir, faster, slower, reference):
         if timing.judged and timing.device in devices:
-            result.append(BlogConditionTiming(timing.device, timing.time_ratio, f"`make bench`, {timing.source}"))
+            result.append(
+                BlogConditionTiming(
+                    timing.device, timing.time_ratio, f"`make bench`, {timing.source}", timing.bottleneck
+                )
+            )
     return result

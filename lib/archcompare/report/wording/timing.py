@@ -120,7 +120,8 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
             "are no verdict on that claim: grouped convolutions gain differently from each of those."
         )
         measured = [
-            f"{ratio(timing.time_ratio)} the time per image of {base} on {timing.device} ({timing.source})"
+            f"{ratio(timing.time_ratio)} the time per image of {base} on {timing.device} ({timing.source}; "
+            f"{timing.bottleneck})"
             for timing in blog_condition_timings(runs, reference=pair.reference)
         ]
         if measured:
@@ -247,7 +248,8 @@ def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
         conditions = blog_conditions_text(reference)
         if timings:
             measured = "; ".join(
-                f"{ratio(timing.time_ratio)} on {timing.device} ({timing.source})" for timing in timings
+                f"{ratio(timing.time_ratio)} on {timing.device} ({timing.source}; {timing.bottleneck})"
+                for timing in timings
             )
             notes.append(
                 f"{claim} is shown beside the time measured under its own conditions ({conditions}): {measured}."
