@@ -155,6 +155,14 @@ def tiny_runs(tmp_path_factory, worker_id) -> Path:
     return shared / "runs"
 
 
+@pytest.fixture
+def profile(tmp_path, tiny_runs) -> Path:
+    """A profile directory holding a copy of the tiny runs (without checkpoints, which the report never reads)."""
+    directory = tmp_path / "outputs" / "tiny"
+    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
+    return directory
+
+
 def _train_tiny_runs(root: Path) -> Path:
     folder = make_imagefolder(root / "images", train_per_class=10, test_per_class=8, size=(8, 8))
     runs = root / "runs"

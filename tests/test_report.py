@@ -26,14 +26,6 @@ NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"
 RUN_NAMES = ["resnet50-seed0", "resnet50-seed1", "resnext50_32x4d-seed0", "resnext50_32x4d-seed1"]
 
 
-@pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    """A profile directory holding a copy of the tiny runs (without checkpoints, which nothing here reads)."""
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    return directory
-
-
 def read_summary(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())
 
@@ -237,6 +229,21 @@ def set_epoch_seconds(run: Path, seconds: list[float]) -> None:
     history = pd.read_csv(run / "history.csv")
     history["epoch_seconds"] = seconds
     history.to_csv(run / "history.csv", index=False)
+
+
+def with_steady_epochs(profile: Path) -> Path:
+    """Every tiny run's epochs take 1 s each: their own times scatter with the machine's load, which the
+    report flags; tests of other rules hold them steady."""
+    for name in RUN_NAMES:
+        set_epoch_seconds(profile / "runs" / name, [1.0, 1.0])
+    return profile
+
+
+def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
+    target = profile / "runs" / f"{arch}-seed{seed}"
+    shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)
+    edit_summary(target, seed=seed, config={"seed": seed})
+    return target
 
 
 def set_times(profile: Path, seed: int, base: float, other: float) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,13 +18,6 @@ from archcompare.paths import ROOT
 from archcompare.report.analysis.consistency import cohen_kappa, consistency_group
 from archcompare.report.format import number
 from archcompare.report.wording.consistency import kappa_text
-
-
-@pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    return directory
 
 
 def pair(first: np.ndarray, second: np.ndarray, resamples: int = 2000, seed: int = 0):

@@ -33,13 +33,6 @@ from archcompare.report.format import number
 from archcompare.report.wording.ensembles import equal_count_lines
 
 
-@pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    return directory
-
-
 @pytest.fixture(scope="module")
 def full():
     return report.load_runs(ROOT / "outputs" / "full")

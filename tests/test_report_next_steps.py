@@ -122,13 +122,6 @@ def test_seed_ensembles_average_the_softmax_outputs_of_the_first_k_seeds(profile
     assert len(report.plot_reliability(runs, scores).axes) == 8  # per panel: the bins' images, their accuracy
 
 
-@pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    return directory
-
-
 def test_runs_of_older_training_code_are_flagged_and_reused_runs_named(profile):
     run = profile / "runs" / "resnet50-seed0"
     edit_summary(run, env={"code_version": 0, "source_fingerprint": "0123456789abcdef"})

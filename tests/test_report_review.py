@@ -14,9 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from test_report import RUN_NAMES, as_cifar10, edit_summary, set_correct, set_epoch_seconds, set_times
+from test_report import (
+    RUN_NAMES,
+    add_seed,
+    as_cifar10,
+    edit_summary,
+    set_correct,
+    set_times,
+    with_steady_epochs,
+)
 from test_report import under_blog_conditions as blog_precision_batch_and_layout
-from test_report_verdict import ARCHS, VARIANTS, add_seed, labels
+from test_report_verdict import ARCHS, VARIANTS, labels
 
 from archcompare import report
 from archcompare.paths import ROOT
@@ -34,12 +42,9 @@ BLOG_ROW = "blog (fp32, batch 32, default layout)"
 
 
 @pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    for name in RUN_NAMES:  # steady epochs: the tiny runs' own times scatter with the machine's load
-        set_epoch_seconds(directory / "runs" / name, [1.0, 1.0])
-    return directory
+def profile(profile: Path) -> Path:
+    """conftest's copy of the tiny runs, with steady epochs."""
+    return with_steady_epochs(profile)
 
 
 def on_gpu(profile: Path, device_name: str = H200, step_mode: str = "eager") -> None:

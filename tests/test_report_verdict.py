@@ -18,12 +18,14 @@ import yaml
 from scipy import stats
 from test_report import (
     RUN_NAMES,
+    add_seed,
     as_cifar10,
     edit_summary,
     set_correct,
     set_epoch_seconds,
     set_times,
     under_blog_conditions,
+    with_steady_epochs,
 )
 
 from archcompare import report
@@ -49,19 +51,9 @@ HEADINGS = {
 
 
 @pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    for name in RUN_NAMES:  # steady epochs: the tiny runs' own times scatter with the machine's load
-        set_epoch_seconds(directory / "runs" / name, [1.0, 1.0])
-    return directory
-
-
-def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
-    target = profile / "runs" / f"{arch}-seed{seed}"
-    shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)
-    edit_summary(target, seed=seed, config={"seed": seed})
-    return target
+def profile(profile: Path) -> Path:
+    """conftest's copy of the tiny runs, with steady epochs."""
+    return with_steady_epochs(profile)
 
 
 def labels(profile: Path) -> np.ndarray:

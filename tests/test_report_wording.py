@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
-from test_report import RUN_NAMES, as_cifar10, edit_summary, set_correct, set_times, under_blog_conditions
+from test_report import RUN_NAMES, add_seed, as_cifar10, edit_summary, set_correct, set_times, under_blog_conditions
 
 from archcompare import report
 from archcompare.paths import ROOT
@@ -28,20 +27,6 @@ from archcompare.report.analysis.statistics import ratio_interval
 from archcompare.report.readme import readme_block_pattern, readme_blocks
 
 JPEG_COPY = next(iter(KNOWN_COPIES))  # the fingerprint of the JPEG copy every published run used
-
-
-@pytest.fixture
-def profile(tmp_path, tiny_runs) -> Path:
-    directory = tmp_path / "outputs" / "tiny"
-    shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
-    return directory
-
-
-def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
-    target = profile / "runs" / f"{arch}-seed{seed}"
-    shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)
-    edit_summary(target, seed=seed, config={"seed": seed})
-    return target
 
 
 # --- 1. one number, one rounding --------------------------------------------------------------------
