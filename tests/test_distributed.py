@@ -220,21 +220,35 @@ def test_records_from_before_the_world_size_was_recorded_still_load():
     assert (record.env.world_size, record.env.nodes) == (None, None)
 
 
-def test_the_error_line_names_the_killed_worker_not_the_one_torchrun_stopped_after_it(tmp_path):
-    """torchrun's failure summary, as it printed it here once a rank was killed: the survivor that torchrun
-    then stopped with SIGTERM listed first, the killed rank second. The line names the killed one (the
-    kill test above saw either order)."""
+@pytest.mark.parametrize(
+    "stopped",
+    [
+        # SIGTERM reached the survivor outside training: the default action.
+        ("exitcode  : -15 (pid: 24877) (SIGTERM)", "traceback : Signal 15 (SIGTERM) received by PID 24877"),
+        # Inside training, where SIGTERM stops like Ctrl-C and the worker exits with 130 (CI saw this order).
+        (
+            "exitcode  : 130 (pid: 24877)",
+            "traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html",
+        ),
+    ],
+    ids=["sigterm", "clean-stop"],
+)
+def test_the_error_line_names_the_killed_worker_not_the_one_torchrun_stopped_after_it(tmp_path, stopped):
+    """torchrun's failure summary, as it printed it once a rank was killed: the survivor that torchrun then
+    stopped listed first, the killed rank second. The line names the killed one (the kill test above saw
+    either order, and the survivor exit with either code)."""
     from archcompare.training.distributed import _failure
 
-    summary = """
+    exitcode, traceback = stopped
+    summary = f"""
     Failures:
     [1]:
       time      : 2026-12-04_22:20:01
       host      : box
       rank      : 1 (local_rank: 1)
-      exitcode  : -15 (pid: 24877) (SIGTERM)
+      {exitcode}
       error_file: <N/A>
-      traceback : Signal 15 (SIGTERM) received by PID 24877
+      {traceback}
     ------------------------------------------------------------
     Root Cause (first observed failure):
     [0]:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import ArchCompareError
-from .interrupts import sigterm_as_keyboard_interrupt
+from .interrupts import INTERRUPTED_EXIT_CODE, sigterm_as_keyboard_interrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         from .execution import resume_hint
 
         print(f"error: interrupted; {resume_hint()}", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT_CODE
     return 0
 
 

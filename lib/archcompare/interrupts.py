@@ -6,6 +6,9 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# The shell's code for a process stopped by Ctrl-C (128 + SIGINT), which a clean stop exits with.
+INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT
+
 
 @contextmanager
 def sigterm_as_keyboard_interrupt() -> Iterator[None]:

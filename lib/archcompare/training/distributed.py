@@ -38,6 +38,7 @@ from torch import nn
 
 from ..errors import TrainingError
 from ..execution import epoch_checkpoints, resume_hint
+from ..interrupts import INTERRUPTED_EXIT_CODE
 
 
 @dataclass(frozen=True)
@@ -204,15 +205,16 @@ def _failure(lines: list[str], error_file: Path) -> str:
     # torchrun's failure summary gives each failed worker an "exitcode : ..." line, then its error file,
     # "<N/A>" when the worker wrote none: it died without an exception. Once one worker has failed,
     # torchrun stops the others with SIGTERM, and its summary lists them too, in no fixed order (its
-    # "root cause" is the earliest by a timestamp in whole seconds): the worker that died otherwise
-    # (SIGKILL, the OOM killer, a crash) is what stopped the run.
+    # "root cause" is the earliest by a timestamp in whole seconds). A stopped worker exits with -15
+    # (SIGTERM arrived outside training) or 130 (inside it, where SIGTERM stops like Ctrl-C: worker.py).
+    # The worker that died otherwise (SIGKILL, the OOM killer, a crash) is what stopped the run.
     killed = [
         exitcode
         for exitcode, error in zip(lines, lines[1:])
         if exitcode.startswith("exitcode") and re.fullmatch(r"error_file\s*:\s*<N/A>", error)
     ]
     if killed:
-        return next((exitcode for exitcode in killed if "SIGTERM" not in exitcode), killed[0])
+        return next((exitcode for exitcode in killed if not _stopped_by_torchrun(exitcode)), killed[0])
     exception = _worker_exception(error_file)
     if exception:
         return exception
@@ -223,6 +225,12 @@ def _failure(lines: list[str], error_file: Path) -> str:
         if "Error" in line.split(":")[0]:
             return line
     return f"torchrun exited without an error message (last line: {lines[-1][:200]!r})" if lines else "no output"
+
+
+def _stopped_by_torchrun(exitcode_line: str) -> bool:
+    """Whether torchrun's "exitcode : N (pid: ...)" line is a worker it stopped itself with SIGTERM."""
+    code = re.match(r"exitcode\s*:\s*(-?\d+)", exitcode_line)
+    return code is not None and int(code.group(1)) in (-signal.SIGTERM, INTERRUPTED_EXIT_CODE)
 
 
 def _worker_exception(error_file: Path) -> str | None:
