@@ -192,6 +192,7 @@ def test_gpus_pins_each_concurrent_run_to_its_own_id(tmp_path, images, profiles)
     (a_start, a_end, a_gpu, a_shared), (b_start, b_end, b_gpu, b_shared) = spans(tmp_path / "one", "pair").values()
     assert a_gpu == b_gpu == "gpu-a" and a_shared == b_shared == 1
     assert a_end <= b_start or b_end <= a_start  # one id: the second run waited for the first
+    assert [path.name for path in (tmp_path / "one" / ".gpu-slots").iterdir()] == ["gpu-a.0.lock"]
     # An id listed twice: two runs share that GPU at once, and their records say so (timings not compared).
     shared = make(
         "-j2", "runs", "PROFILE=pair", data, "GPUS=gpu-a,gpu-a", "RUNNER=python", outputs=tmp_path / "sh", env=env
@@ -199,7 +200,11 @@ def test_gpus_pins_each_concurrent_run_to_its_own_id(tmp_path, images, profiles)
     assert shared.returncode == 0, shared.stdout + shared.stderr
     (a_start, a_end, a_gpu, a_shared), (b_start, b_end, b_gpu, b_shared) = spans(tmp_path / "sh", "pair").values()
     assert a_gpu == b_gpu == "gpu-a" and a_shared == b_shared == 2
-    assert a_start < b_end and b_start < a_end  # side by side
+    # Side by side. The records' times have whole seconds, and a run of this profile takes about one, so
+    # the witness is the slots: a run takes the second slot only while another holds the first
+    # (gpu_slot takes the first free one), and filelock leaves each lock's file behind.
+    assert a_start <= b_end and b_start <= a_end
+    assert sorted(path.name for path in (tmp_path / "sh" / ".gpu-slots").iterdir()) == ["gpu-a.0.lock", "gpu-a.1.lock"]
 
 
 def test_a_slurm_job_array_trains_each_planned_run_without_jupyter(tmp_path, images, profiles):
