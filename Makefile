@@ -27,6 +27,11 @@ LAB_INSTALLED := $(VENV)/.lab-installed
 # Values are taken as typed: make would expand a `$(...)` inside one, running any `$(shell ...)` and
 # turning PROFILE='$(rm -rf x)' into an empty name (and `make clean` into removing all of OUTPUTS).
 PROFILE_ORIGIN := $(origin PROFILE)
+# RUNNER counts only on the command line (tools/slurm_runs.sh passes it there): CI systems and other tools
+# export variables of that name, which must not stop `make test`.
+ifneq ($(origin RUNNER),command line)
+RUNNER := notebook
+endif
 USER_VARIABLES := PROFILE DATA RETRAIN LONG GPUS RUNNER STEP_MODE CHANNELS_LAST OUTPUTS RUNS QUICK CONCURRENCY TORCH WHEELS \
 	WHEELS_PYTHON WHEELS_PLATFORM
 $(foreach name,$(USER_VARIABLES),$(eval override $(name) := $$(value $(name))))
@@ -55,6 +60,8 @@ else ifneq ($(call without,$(OUTPUTS),$(ALPHANUMERIC) / . _ - + @),)
 INPUT_ERROR := OUTPUTS='$(OUTPUTS)' is not a folder make can use: letters, digits and / . _ - + @ only
 else ifeq ($(OUTPUTS),)
 INPUT_ERROR := OUTPUTS is empty: name the folder for the runs and reports, e.g. OUTPUTS=outputs
+else ifneq ($(filter-out notebook python,$(RUNNER))$(filter-out 1,$(words $(RUNNER))),)
+INPUT_ERROR := RUNNER='$(RUNNER)' is not allowed: choose notebook (train.ipynb through papermill) or python (no Jupyter)
 endif
 ifdef INPUT_ERROR
 # One line, also when the value holds a line break.

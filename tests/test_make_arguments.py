@@ -203,6 +203,28 @@ def test_a_bad_outputs_folder_is_refused_in_one_line(sandbox, target, value):
     assert listing(sandbox.parent) == before
 
 
+@pytest.mark.parametrize("value", ["pyhton", "", "python notebook", "x';touch {parent}/injected;'"])
+def test_a_bad_runner_is_refused_in_one_line(sandbox, value):
+    """On the old Makefile any RUNNER but `python` (a typo) trained through the notebook, unsaid."""
+    before = listing(sandbox.parent)
+    done = run_make(
+        sandbox, "runs", "PROFILE=smoke", f"OUTPUTS={OUTPUTS}", f"RUNNER={value.format(parent=sandbox.parent)}"
+    )
+    assert_refused(done, r"^error: RUNNER='.*' is not allowed: choose notebook .* or python")
+    assert listing(sandbox.parent) == before
+
+
+def test_runner_is_taken_from_the_command_line_only(sandbox):
+    """An exported RUNNER of another tool (CI systems export such names) neither stops make nor picks a runner."""
+    run = f"{OUTPUTS}/smoke/runs/resnet18-seed0/summary.json"
+    (sandbox / run).unlink()
+    for env, runner in (({"RUNNER": "ci-runner-7"}, "run"), ({"RUNNER": "python"}, "run"), ({}, "run")):
+        done = run_make(sandbox, "-n", run, "PROFILE=smoke", f"OUTPUTS={OUTPUTS}", env=env)
+        assert done.returncode == 0 and f"archcompare.cli {runner} " in done.stdout, done.stdout + done.stderr
+    done = run_make(sandbox, "-n", run, "PROFILE=smoke", f"OUTPUTS={OUTPUTS}", "RUNNER=python")
+    assert done.returncode == 0 and "archcompare.cli train " in done.stdout, done.stdout + done.stderr
+
+
 def test_help_works_without_a_profile(sandbox):
     done = run_make(sandbox, "help")
     assert done.returncode == 0 and done.stderr == "", done.stderr
