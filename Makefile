@@ -51,9 +51,15 @@ without = $(if $(2),$(call without,$(subst $(firstword $(2)),,$(1)),$(wordlist 2
 # Text as one word for the shell, whatever it holds: 'it'\''s'.
 quoted = '$(subst ','\'',$(1))'
 PROFILES_FOLDER := $(or $(value ARCHCOMPARE_PROFILES),notebooks/profiles)
+# Folders of OUTPUTS that are not a profile's (paths.RESERVED_OUTPUT_FOLDERS): `make bench`'s and `make
+# penalty`'s results, which a profile of that name would share and `make clean` would remove.
+RESERVED_OUTPUTS := bench data-penalty
 ifneq ($(call without,$(PROFILE),$(ALPHANUMERIC) - _ .)$(filter .%,$(PROFILE)),)
 INPUT_ERROR := PROFILE='$(PROFILE)' is not a profile name (letters, digits, '-', '_' and '.', not first): \
 	name a .yaml file of $(PROFILES_FOLDER) without .yaml, e.g. PROFILE=smoke
+else ifneq ($(filter $(RESERVED_OUTPUTS),$(PROFILE)),)
+INPUT_ERROR := PROFILE='$(PROFILE)' is not a profile name: $(OUTPUTS)/$(PROFILE) holds the results of make bench or \
+	make penalty, which it would share; rename the profile
 else ifeq ($(PROFILE),)
 INPUT_ERROR := PROFILE is empty: name a .yaml file of $(PROFILES_FOLDER) without .yaml, e.g. PROFILE=smoke
 else ifneq ($(call without,$(OUTPUTS),$(ALPHANUMERIC) / . _ - + @),)

@@ -4,7 +4,7 @@ every target refuses a bad PROFILE or OUTPUTS in one line before running anythin
 On the Makefile before these checks, `make clean PROFILE=..` was `rm -rf outputs/..`: a profile's parent
 folder. So each test runs a copy of the Makefile in a sandbox folder inside another folder that holds a
 sentinel file, and compares the listing of both, recursively, before and after. Nothing here needs
-.venv or torch: the checks run in make and the shell.
+torch: the checks run in make and the shell (one test also asks the planner, which loads no torch).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 from processes import ROOT
+
+from archcompare.errors import PipelineError
+from archcompare.paths import RESERVED_OUTPUT_FOLDERS
+from archcompare.pipeline.profiles import load_profile
 
 OUTPUTS = "published"  # not make's default, so that the tests show OUTPUTS is honoured
 PROFILES = ("quick", "smoke", "linked")  # linked: its outputs folder is a symbolic link out of OUTPUTS
@@ -223,6 +227,23 @@ def test_runner_is_taken_from_the_command_line_only(sandbox):
         assert done.returncode == 0 and f"archcompare.cli {runner} " in done.stdout, done.stdout + done.stderr
     done = run_make(sandbox, "-n", run, "PROFILE=smoke", f"OUTPUTS={OUTPUTS}", "RUNNER=python")
     assert done.returncode == 0 and "archcompare.cli train " in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("folder", RESERVED_OUTPUT_FOLDERS)
+def test_a_profile_cannot_take_the_name_of_a_folder_of_other_results(sandbox, folder, monkeypatch):
+    """outputs/bench holds `make bench`'s tables, which the reports quote: `make clean PROFILE=bench`, with a
+    bench.yaml added, removed them. Make refuses the name for every target, and the planner the profile."""
+    (sandbox / "notebooks" / "profiles" / f"{folder}.yaml").write_text("architectures: [resnet18]\nseeds: [0]\n")
+    (sandbox / OUTPUTS / folder).mkdir()
+    (sandbox / OUTPUTS / folder / "results.json").write_text("{}\n")
+    before = listing(sandbox.parent)
+    for target in ("clean", "report"):
+        done = run_make(sandbox, target, f"PROFILE={folder}", f"OUTPUTS={OUTPUTS}")
+        assert_refused(done, rf"^error: PROFILE='{folder}' is not a profile name: {OUTPUTS}/{folder} holds the results")
+    assert listing(sandbox.parent) == before
+    monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(sandbox / "notebooks" / "profiles"))
+    with pytest.raises(PipelineError, match=rf"a profile cannot be named '{folder}': .* rename .*{folder}\.yaml"):
+        load_profile(folder)
 
 
 def test_help_works_without_a_profile(sandbox):

@@ -13,6 +13,9 @@ KERNEL_NAME = "archcompare"  # the Jupyter kernel `make install` registers
 PACKAGE_DIR_REPORT = Path(__file__).resolve().parent / "report"  # the report's code: an input of every report
 BENCH_DIR = "bench"  # under an outputs directory: `make bench`'s results, which the reports quote
 DATA_PENALTY_DIR = "data-penalty"  # under an outputs directory: `make penalty`'s results, which the reports quote
+# Folders of an outputs directory that are not a profile's: a profile of one of these names would share
+# it, and `make clean` would remove it (the Makefile's RESERVED_OUTPUTS lists the same; a test keeps them equal).
+RESERVED_OUTPUT_FOLDERS = (BENCH_DIR, DATA_PENALTY_DIR)
 
 
 def profiles_dir() -> Path:

@@ -14,7 +14,7 @@ import yaml
 
 from ..config import RunConfig
 from ..errors import PipelineError
-from ..paths import profiles_dir
+from ..paths import RESERVED_OUTPUT_FOLDERS, profiles_dir
 
 PROFILE_KEYS = ("description", "architectures", "seeds", "parameters")
 # Config fields the pipeline sets for each run: a profile chooses them through `architectures` and
@@ -41,6 +41,11 @@ class Profile:
 def profile_path(name: str) -> Path:
     directory = profiles_dir()
     path = directory / f"{name}.yaml"
+    if name in RESERVED_OUTPUT_FOLDERS:
+        raise PipelineError(
+            f"a profile cannot be named {name!r}: that folder of the outputs holds the results of `make bench` "
+            f"or `make penalty`, which it would share; rename {path}"
+        )
     if not name or "/" in name or not path.is_file():
         available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
         raise PipelineError(f"unknown profile {name!r}: choose one of {available} (files in {directory})")
