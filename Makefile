@@ -8,7 +8,6 @@ DATA ?=
 RETRAIN ?=
 LONG ?=
 GPUS ?=
-RUNNER ?= notebook
 STEP_MODE ?=
 CHANNELS_LAST ?=
 OUTPUTS ?= outputs

@@ -145,11 +145,14 @@ def download(
     for tag in platforms:
         target += ["--platform", tag]
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(wheels)]
-    wanted = [line for name, line in pins.items() if torch_mode == "pinned" or normalize(name) not in TORCH_PACKAGES]
+    # Left out: torch and its kind where the target brings its own, and whatever the target already has.
+    brings_torch = torch_mode != "pinned" or installed is not None
+    left_out = (set(TORCH_PACKAGES) if brings_torch else set()) | (installed or set())
+    missing = {name: line for name, line in pins.items() if normalize(name) not in left_out}
+    wanted = list(missing.values())
     if installed is not None:
-        wanted = [line for name, line in pins.items() if normalize(name) not in installed | set(TORCH_PACKAGES)]
         target.append("--no-deps")
-        print(f"the target lacks {len(wanted)} pinned package(s): {', '.join(sorted(pins_names(wanted)))}")
+        print(f"the target lacks {len(missing)} pinned package(s): {', '.join(sorted(missing))}")
     # Resolved for the target Python: the freeze was made on one version, and a package may need more
     # on another (papermill needs aiohttp on Python 3.12); torch brings its CUDA libraries.
     if wanted:
@@ -160,8 +163,7 @@ def download(
 def read_pins(requirements: Path) -> dict[str, str]:
     """Requirement lines by distribution name (``name==version``, perhaps with a ``; marker``)."""
     pins = {}
-    for line in requirements.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+    for line in map(_without_comment, requirements.read_text().splitlines()):
         if line:
             pins[re.split(r"[=<>!~; ]", line, maxsplit=1)[0]] = line
     return pins
@@ -171,11 +173,11 @@ def read_names(path: Path) -> set[str]:
     """Normalized package names, one a line; ``#`` starts a comment."""
     if not path.is_file():
         raise InstallError(f"{path} is not a list of installed packages (one name a line)")
-    return {normalize(line.split("#", 1)[0].strip()) for line in path.read_text().splitlines() if line.split("#", 1)[0].strip()}
+    return {normalize(name) for name in map(_without_comment, path.read_text().splitlines()) if name}
 
 
-def pins_names(lines: list[str]) -> list[str]:
-    return [re.split(r"[=<>!~; ]", line, maxsplit=1)[0] for line in lines]
+def _without_comment(line: str) -> str:
+    return line.split("#", 1)[0].strip()
 
 
 def normalize(name: str) -> str:
