@@ -70,14 +70,19 @@ gate() {  # the device tests by node id; writes $JOB/gate.txt: "passed", or "fai
     say "gate $verdict"
 }
 
-pack() {  # the finished runs (summary.json, their notebook written) in results.tgz; logs and the rest beside it
+# A run's files, as unpack takes them: all of them or none (pipeline/plan.py RUN_FILES; a test keeps them equal).
+RUN_FILES=(train.ipynb history.csv predictions.npz summary.json)
+
+pack() {  # the finished runs (every file written, their notebook too) in results.tgz; logs and the rest beside it
     local summary dir name runs=()
     for summary in "$JOB"/outputs/*/runs/*/summary.json; do
-        [ -f "$summary" ] || continue
         dir=${summary%/summary.json}
         [ -e "$dir/.train.partial.ipynb" ] && continue  # papermill is still writing the run's notebook
-        for name in train.ipynb history.csv predictions.npz summary.json; do
-            [ -f "$dir/$name" ] && runs+=("${dir#"$JOB"/outputs/}/$name")
+        for name in "${RUN_FILES[@]}"; do
+            [ -f "$dir/$name" ] || continue 2  # unpack would refuse the whole archive for one incomplete run
+        done
+        for name in "${RUN_FILES[@]}"; do
+            runs+=("${dir#"$JOB"/outputs/}/$name")
         done
     done
     [ ${#runs[@]} -gt 0 ] && tar -C "$JOB/outputs" -czf "$OUT/results.tgz" "${runs[@]}"
