@@ -65,8 +65,7 @@ class BenchTiming:
     @property
     def judged(self) -> bool:
         """Whether the blog's timing claim applies: the blog's pair, timed exactly as the blog's loop ran."""
-        pair = {self.baseline, self.other} == {self.reference.faster, self.reference.slower}
-        return pair and not self.blog_differences
+        return self.reference.compares(self.baseline, self.other) and not self.blog_differences
 
     @property
     def agreement(self) -> Agreement:

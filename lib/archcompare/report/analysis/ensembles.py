@@ -122,11 +122,6 @@ class EnsembleScore:
         return self.versus_member.mcnemar if self.versus_member else None
 
     @property
-    def difference_vs_best_member(self) -> float | None:
-        """The ensemble's accuracy minus its best member's (cross-fitted); None without that test."""
-        return self.versus_member.difference if self.versus_member else None
-
-    @property
     def significant_vs_best_member(self) -> bool:
         return self.versus_member is not None and self.versus_member.significant
 
@@ -173,14 +168,19 @@ class EnsembleScore:
         return all(max(a, b) / min(a, b) <= TEMPERATURE_AGREEMENT for a, b in halves_)
 
 
-def score_ensemble(name: str, members: list[RunResult], halvings: int = 0) -> EnsembleScore:
-    """One ensemble's scores; ``halvings`` > 0 also gives the scaled ECE and NLL over that many random halvings
-    (seed 0's is the scaling reported; the others' seeds are 1, 2, ...)."""
+def _mean_output(members: Sequence[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """The members' mean softmax output (float64) and the test labels they share; an error if they differ."""
     labels = members[0].labels
     for run in members[1:]:
         if not np.array_equal(run.labels, labels):
             raise ReportError(f"{run.label} and {members[0].label} were evaluated on different test images")
-    probabilities = ensemble([run.probabilities for run in members])
+    return ensemble([run.probabilities for run in members]), labels
+
+
+def score_ensemble(name: str, members: list[RunResult], halvings: int = 0) -> EnsembleScore:
+    """One ensemble's scores; ``halvings`` > 0 also gives the scaled ECE and NLL over that many random halvings
+    (seed 0's is the scaling reported; the others' seeds are 1, 2, ...)."""
+    probabilities, labels = _mean_output(members)
     scaling = cross_fitted_temperature_scaling(probabilities, labels)
     bins = reliability(probabilities, labels)
     error = error_of_bins(bins)
@@ -202,6 +202,33 @@ def score_ensemble(name: str, members: list[RunResult], halvings: int = 0) -> En
         nll_scaled_halvings=tuple(nll for _, nll in over_halvings),
         correct=probabilities.argmax(1) == labels,
         bins=bins,
+    )
+
+
+@dataclass(frozen=True)
+class TwoModelScore:
+    """Accuracy and NLL of two models' mean softmax output: what the equal-model-count comparison reads.
+
+    Those ensembles are compared by accuracy (McNemar on ``correct``) and NLL only, so nothing more is
+    computed: :func:`score_ensemble`'s temperature fits, reliability bins and ECE would go unread.
+    """
+
+    name: str
+    members: tuple[str, str]  # run labels
+    accuracy: float
+    nll: float
+    correct: np.ndarray = field(repr=False, compare=False)  # per test image
+
+
+def score_two_models(name: str, first: RunResult, second: RunResult) -> TwoModelScore:
+    """The mean of two models' softmax outputs, scored as :func:`score_ensemble` scores it (same float64 path)."""
+    probabilities, labels = _mean_output([first, second])
+    return TwoModelScore(
+        name=name,
+        members=(first.label, second.label),
+        accuracy=accuracy(probabilities, labels),
+        nll=negative_log_likelihood(probabilities, labels),
+        correct=probabilities.argmax(1) == labels,
     )
 
 
@@ -318,8 +345,8 @@ class EqualModelCount:
     Each architecture's tests are one family, Holm-adjusted.
     """
 
-    mixed: tuple[EnsembleScore, ...]
-    same: Mapping[str, tuple[EnsembleScore, ...]]  # architecture -> its two-seed ensembles
+    mixed: tuple[TwoModelScore, ...]
+    same: Mapping[str, tuple[TwoModelScore, ...]]  # architecture -> its two-seed ensembles
     tests: tuple[EqualCountTest, ...]  # McNemar, Holm-adjusted within each architecture's family
     compute: Mapping[str, TrainingCompute]  # "mixed", or an architecture: what that kind cost to train
 
@@ -347,10 +374,6 @@ class EqualModelCount:
         return "undecided"
 
 
-EqualCost = EqualModelCount  # the earlier names
-EqualCostTest = EqualCountTest
-
-
 def architecture_ensembles(runs: Runs, reference: Reference = BLOG_POST) -> EqualModelCount | None:
     """Two-member ensembles at equal model count: one run of each architecture, against two seeds of one."""
     pair = [arch for arch in (reference.faster, reference.slower) if arch in runs.architectures]
@@ -359,7 +382,7 @@ def architecture_ensembles(runs: Runs, reference: Reference = BLOG_POST) -> Equa
     first, second = runs.of(pair[0]), runs.of(pair[1])
     mixed_members = [(a, b) for a in first for b in second]
     mixed = tuple(
-        score_ensemble(f"{display_name(pair[0])} seed {a.seed} + {display_name(pair[1])} seed {b.seed}", [a, b])
+        score_two_models(f"{display_name(pair[0])} seed {a.seed} + {display_name(pair[1])} seed {b.seed}", a, b)
         for a, b in mixed_members
     )
     same_members = {
@@ -370,7 +393,7 @@ def architecture_ensembles(runs: Runs, reference: Reference = BLOG_POST) -> Equa
     if not same_members:
         return None
     same = {
-        arch: tuple(score_ensemble(f"{display_name(arch)} seeds {a.seed} + {b.seed}", [a, b]) for a, b in pairs)
+        arch: tuple(score_two_models(f"{display_name(arch)} seeds {a.seed} + {b.seed}", a, b) for a, b in pairs)
         for arch, pairs in same_members.items()
     }
     tests = []
@@ -396,7 +419,7 @@ class ScoreSpread:
     nll_mean: float
 
 
-def spread(scores: Sequence[EnsembleScore]) -> ScoreSpread:
+def spread(scores: Sequence[TwoModelScore]) -> ScoreSpread:
     accuracies = [score.accuracy for score in scores]
     return ScoreSpread(
         len(scores),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -77,9 +76,7 @@ class BlogConditionTiming:
     bottleneck: str  # what limits the loop under these conditions on that device, in words
 
 
-def blog_condition_timings(
-    runs: Runs, bench_dir: Path | None = None, reference: Reference = BLOG_POST
-) -> list[BlogConditionTiming]:
+def blog_condition_timings(runs: Runs, reference: Reference = BLOG_POST) -> list[BlogConditionTiming]:
     """Timings of the reference's pair under its exact conditions (fp32, batch 32, default layout, eager steps).
 
     Either these runs' own (a `blog` profile's, timed alike), or `make bench`'s rows on a device model
@@ -99,8 +96,7 @@ def blog_condition_timings(
         if group.judged:
             result.append(BlogConditionTiming(group.device, group.time_ratio, "these runs", group.bottleneck))
     devices = {run.record.env.device_name for run in runs.complete}
-    bench_dir = runs.profile_dir.parent / BENCH_DIR if bench_dir is None else bench_dir
-    for timing in bench_timings(bench_dir, faster, slower, reference):
+    for timing in bench_timings(runs.profile_dir.parent / BENCH_DIR, faster, slower, reference):
         if timing.judged and timing.device in devices:
             result.append(
                 BlogConditionTiming(

@@ -108,7 +108,7 @@ class PairComparison:
     @property
     def is_reference_pair(self) -> bool:
         """Whether the two are the pair the reference compares (the blog's ResNet-50 and ResNeXt-50)."""
-        return {self.baseline, self.other} == {self.reference.faster, self.reference.slower}
+        return self.reference.compares(self.baseline, self.other)
 
     @property
     def judged(self) -> bool:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 # The conditions the blog's timing claim was made under, stated once for the bench and the report.
-from ...blog_timing import BLOG_STEP_MODE, BLOG_TIMING_CONDITIONS  # noqa: F401 (re-exported)
+from ...blog_timing import BLOG_STEP_MODE, BLOG_TIMING_CONDITIONS  # noqa: F401 (BLOG_STEP_MODE re-exported)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class Reference:
     recipe: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     assumed: frozenset[str] = frozenset()
 
+    def compares(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b``, in either order, are the two architectures these figures compare."""
+        return {a, b} == {self.faster, self.slower}
+
 
 # The blog post whose claims this project checks: ResNet-50 reached 92.3 % and ResNeXt-50 (32x4d)
 # 91.8 % CIFAR-10 test accuracy after 50 epochs at batch size 32, and ResNeXt-50 was "about 30 %
@@ -39,7 +43,7 @@ BLOG_POST = Reference(
     source="the blog post comparing ResNet-50 and ResNeXt-50 (32x4d) on CIFAR-10",
     test_acc=MappingProxyType({"resnet50": 0.923, "resnext50_32x4d": 0.918}),
     epochs=50,
-    batch_size=32,
+    batch_size=BLOG_TIMING_CONDITIONS["batch_size"],
     slower="resnext50_32x4d",
     faster="resnet50",
     slowdown=0.30,
@@ -59,8 +63,8 @@ BLOG_POST = Reference(
             "schedule": "constant",
             "label_smoothing": 0.0,
             "recipe": "blog",
-            "batch_size": 32,
-            "precision": "fp32",
+            "batch_size": BLOG_TIMING_CONDITIONS["batch_size"],
+            "precision": BLOG_TIMING_CONDITIONS["precision"],
             "stem": "cifar",
         }
     ),

@@ -176,8 +176,7 @@ class TimingGroup:
     def judged(self) -> bool:
         """Whether the blog's timing claim applies: the blog's pair, timed exactly as the blog's loop ran
         (:data:`.reference.BLOG_TIMING_CONDITIONS` and eager steps): no condition differs."""
-        pair = {self.baseline, self.other} == {self.reference.faster, self.reference.slower}
-        return pair and not self.blog_differences
+        return self.reference.compares(self.baseline, self.other) and not self.blog_differences
 
     @property
     def agreement(self) -> Agreement:

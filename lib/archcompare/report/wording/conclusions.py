@@ -29,11 +29,12 @@ def conclusions(runs: Runs, reference: Reference = BLOG_POST) -> str:
     pairs = compare_all(runs, reference)
     if not pairs:
         return "No comparison is possible yet: no seed has complete runs of the baseline and another architecture."
+    caveats = _caveats(runs)
     sections = []
     for pair in pairs:
         if len(pairs) > 1:
             sections.append(f"### {display_name(pair.other)} vs {display_name(pair.baseline)}")
-        sections += [accuracy_text(runs, pair), _interval_text(pair), _seed_tests_text(pair)]
+        sections += [accuracy_text(pair, caveats), _interval_text(pair), _seed_tests_text(pair)]
         if pair.is_reference_pair:
             blog = reference_text(runs, pair)
             if blog:
@@ -84,11 +85,16 @@ def verdict_reason(pair: PairComparison) -> str:
     return f"{where} {'excludes' if interval.excludes_zero() else 'includes'} 0"
 
 
-def accuracy_text(runs: Runs, pair: PairComparison) -> str:
+def per_seed_points(pair: PairComparison) -> str:
+    """Each paired seed's difference, other minus baseline, in points: ``"seed 0 +0.40, seed 1 +0.75"``."""
+    return ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
+
+
+def accuracy_text(pair: PairComparison, caveats: str) -> str:
+    """The **Accuracy.** paragraph, ending with ``caveats`` (:func:`_caveats`, the same for every pair)."""
     base, other = display_name(pair.baseline), display_name(pair.other)
     names = f"{base} (`{pair.baseline}`) and {other} (`{pair.other}`)"
     base_mean, other_mean = pair.baseline_mean, pair.other_mean
-    caveats = _caveats(runs)
     if pair.same_accuracy:
         return f"**Accuracy.** {names} reached the same final-epoch test accuracy, {percent(base_mean)}." + caveats
     means = f"{percent(base_mean)} for {base}, {percent(other_mean)} for {other}"
@@ -98,12 +104,11 @@ def accuracy_text(runs: Runs, pair: PairComparison) -> str:
             f"(final-epoch test accuracy {means}): {verdict_reason(pair)}. One seed is one observation of each "
             "architecture, so this may not hold for other seeds." + caveats
         )
-    per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
     return (
         f"**Accuracy.** Comparing {names} over {len(pair.seeds)} paired seeds: {ahead_text(pair)} (mean "
         f"final-epoch test accuracy {means}; {verdict_reason(pair)}). The one ahead in the mean was ahead in "
-        f"{pair.seeds_ahead} of {len(pair.seeds)} seeds ({other} minus {base} per seed, in points: {per_seed})."
-        + caveats
+        f"{pair.seeds_ahead} of {len(pair.seeds)} seeds ({other} minus {base} per seed, in points: "
+        f"{per_seed_points(pair)})." + caveats
     )
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..analysis.ensembles import EnsembleScore, EqualModelCount, MemberComparison, TrainingCompute, spread
+from ..analysis.ensembles import (
+    EnsembleScore,
+    EqualModelCount,
+    MemberComparison,
+    TrainingCompute,
+    TwoModelScore,
+    spread,
+)
 from ..format import display_name, number, p_value, percent, ratio, span
 from ..format import ece as ece_text
 from ..format import nll as nll_text
@@ -74,7 +81,7 @@ def _versus_best_member(arch: str, score: EnsembleScore) -> str:
     )
 
 
-def _spread(scores: Sequence[EnsembleScore], inside_brackets: bool = False) -> str:
+def _spread(scores: Sequence[TwoModelScore], inside_brackets: bool = False) -> str:
     """The ensembles' accuracy: one value, or the mean with the range (after a comma when already in brackets)."""
     if len(scores) == 1:
         return percent(scores[0].accuracy)

@@ -21,7 +21,7 @@ from ..format import (
     span,
 )
 from ..runs import Runs
-from .conclusions import ahead_text, verdict_reason
+from .conclusions import ahead_text, per_seed_points, verdict_reason
 from .penalty import penalty_cost
 
 
@@ -44,7 +44,6 @@ def readme_headline(runs: Runs) -> str:
         )
     sentences = []
     for pair in compare_all(runs):
-        per_seed = ", ".join(f"seed {seed.seed} {number(100 * seed.difference, sign=True)}" for seed in pair.seeds)
         timings = "; ".join(
             f"{ratio(group.time_ratio)} the seconds per epoch ({share(group.slowdown, sign=True)}) under {group.conditions}"
             + (
@@ -61,7 +60,9 @@ def readme_headline(runs: Runs) -> str:
             for group in pair.timings
         )
         claim = ahead_text(pair).replace("**", "")
-        accuracy = f"{claim[0].upper()}{claim[1:]} (per seed, in points: {per_seed}; {verdict_reason(pair)})."
+        accuracy = (
+            f"{claim[0].upper()}{claim[1:]} (per seed, in points: {per_seed_points(pair)}; {verdict_reason(pair)})."
+        )
         sentences.append(
             accuracy + " " + (f"{display_name(pair.other)} took {timings}." if timings else "No seed was timed alike.")
         )

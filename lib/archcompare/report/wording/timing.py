@@ -116,7 +116,7 @@ def timing_text(runs: Runs, pair: PairComparison) -> str:
         differences = list(dict.fromkeys(item for group in pair.timings for item in group.blog_differences))
         text += (
             f' The blog post\'s "about {pair.reference.slowdown:.0%} slower" was measured with its own loop '
-            f"({blog_conditions_text(pair.reference)}); these timings were made with {_listed(differences)}, so they "
+            f"({blog_conditions_text()}); these timings were made with {_listed(differences)}, so they "
             "are no verdict on that claim: grouped convolutions gain differently from each of those."
         )
         measured = [
@@ -188,8 +188,8 @@ def _bench_text(pair: PairComparison, bench: list[BenchTiming], band: str) -> st
     base, other = display_name(pair.baseline), display_name(pair.other)
     lines = [
         "**The blog's conditions on the bench.** What limits a training step decides how much grouped "
-        f"convolutions cost. `make bench` timed both architectures at the blog's conditions (fp32, batch "
-        f"{pair.reference.batch_size}, default layout), each with the device to itself:"
+        f"convolutions cost. `make bench` timed both architectures at the blog's conditions ({_blog_settings_text()}), "
+        "each with the device to itself:"
     ]
     for timing in bench:
         measured = (
@@ -230,22 +230,25 @@ def agreement_rule(baseline: str, other: str, reference: Reference = BLOG_POST) 
     )
 
 
-def blog_conditions_text(reference: Reference = BLOG_POST) -> str:
-    """The blog's timing conditions in words: fp32, batch 32, default layout, eager steps."""
+def _blog_settings_text() -> str:
+    """The blog's precision, batch and layout in words: ``"fp32, batch 32, default layout"``."""
     layout = "default layout" if not BLOG_TIMING_CONDITIONS["channels_last"] else "channels_last"
-    return (
-        f"{BLOG_TIMING_CONDITIONS['precision']}, batch {BLOG_TIMING_CONDITIONS['batch_size']}, {layout}, "
-        f"{BLOG_STEP_MODE} steps"
-    )
+    return f"{BLOG_TIMING_CONDITIONS['precision']}, batch {BLOG_TIMING_CONDITIONS['batch_size']}, {layout}"
+
+
+def blog_conditions_text() -> str:
+    """The blog's timing conditions in words: fp32, batch 32, default layout, eager steps."""
+    return f"{_blog_settings_text()}, {BLOG_STEP_MODE} steps"
 
 
 def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
     """The notes under the headline table: where the blog's time is (not) shown, and timings taken under load."""
     notes = []
+    pairs = compare_all(runs, reference)
     if runs.cifar10 and runs.of(reference.faster) and runs.of(reference.slower):
         timings = blog_condition_timings(runs, reference=reference)
         claim = f'The blog post\'s "about {1 + reference.slowdown:.1f}x"'
-        conditions = blog_conditions_text(reference)
+        conditions = blog_conditions_text()
         if timings:
             measured = "; ".join(
                 f"{ratio(timing.time_ratio)} on {timing.device} ({timing.source}; {timing.bottleneck})"
@@ -256,7 +259,7 @@ def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
             )
         else:
             timed = "; ".join(
-                dict.fromkeys(group.conditions for pair in _reference_pairs(runs, reference) for group in pair.timings)
+                dict.fromkeys(group.conditions for pair in pairs if pair.is_reference_pair for group in pair.timings)
             )
             devices = ", ".join(dict.fromkeys(run.record.env.device_name for run in runs.complete))
             notes.append(
@@ -264,12 +267,7 @@ def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
                 f"here was: these runs were timed under {timed or 'no common conditions'}, and `make bench` has no "
                 f"timing at those conditions on their device model ({devices})."
             )
-    scattered = [
-        scatter
-        for pair in _reference_pairs(runs, reference, every=True)
-        for group in pair.timings
-        for _, scatter in group.scattered
-    ]
+    scattered = [scatter for pair in pairs for group in pair.timings for _, scatter in group.scattered]
     if scattered:
         notes.append(
             "Timing under load: the epoch times of "
@@ -278,9 +276,3 @@ def headline_notes(runs: Runs, reference: Reference = BLOG_POST) -> str:
             "them, and the conclusions give the slowdown with and without them."
         )
     return "\n\n".join(f"*{note}*" for note in notes)
-
-
-def _reference_pairs(runs: Runs, reference: Reference, every: bool = False) -> list[PairComparison]:
-    """The comparisons with the baseline (every one, or only the reference's pair)."""
-    pairs = compare_all(runs, reference)
-    return pairs if every else [pair for pair in pairs if pair.is_reference_pair]
