@@ -37,8 +37,6 @@ from .bench_steps import (
     Measure,
     bench_step_modes,
     images_per_second_for,
-    merge_rows,
-    read_rows,
     rows_file,
     step_modes_table,
 )
@@ -47,9 +45,17 @@ from .config import RunConfig
 from .data.sources import Dataset
 from .files import write_json, write_text
 from .models import build_model, count_macs
+from .paths import BENCH_DIR, bench_stem
 from .probe import BLOG_BATCH, NUM_CLASSES, TrainingSteps, images_per_second, synthetic_dataset
 from .provenance import environment, now
-from .training.device import AUTOCAST_DTYPES, autocast, peak_memory_bytes, resolve_device, resolve_precision
+from .training.device import (
+    AUTOCAST_DTYPES,
+    autocast,
+    peak_memory_bytes,
+    resolve_device,
+    resolve_precision,
+    synchronize,
+)
 from .training.evaluate import evaluate
 
 GPU_BATCH = 512  # the full profile's batch: what a GPU trains at
@@ -194,8 +200,10 @@ def bench_architecture(
             ),
         }
         loops["bare_model"] = (BareModelLoop(loops["project_loop"][0]), BLOG_BATCH)
-        for loop, batch in loops.values():  # warm-up: kernel selection, worker start-up
-            images_per_second(loop.step, batch, measure.warmup_steps, device)
+        for loop, _batch in loops.values():  # warm-up: kernel selection, worker start-up
+            for _ in range(measure.warmup_steps):
+                loop.step()
+            synchronize(device)  # each loop's warm-up is done before the next one's starts
         samples: dict[str, list[float]] = {name: [] for name in loops}
         for repeat in range(measure.repeats):
             for name, (loop, batch) in loops.items():
@@ -253,7 +261,7 @@ def run_benchmark(output_dir: Path, quick: bool = False, log: Callable[[str], No
         result["fraction_of_matmul_peak"] = result["achieved_flops"] / peak
         results[arch] = result
     # A quick check never overwrites a device's published table (the README shows bench-<device>.md).
-    stem = f"bench-{device.type}-quick" if quick else f"bench-{device.type}"
+    stem = bench_stem(device.type, quick)
     partial = rows_file(output_dir, device.type, quick)
     step_modes = bench_step_modes(device, partial, log, quick)
     streaming = bench_streaming(device, log, quick, measure)
@@ -321,7 +329,7 @@ def markdown_table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="benchmark the blog's loop against this package's")
     parser.add_argument(
-        "--output-dir", type=Path, default=Path(os.environ.get("ARCHCOMPARE_OUTPUTS", "outputs")) / "bench"
+        "--output-dir", type=Path, default=Path(os.environ.get("ARCHCOMPARE_OUTPUTS", "outputs")) / BENCH_DIR
     )
     parser.add_argument("--quick", action="store_true", help="one step per measurement: checks the machinery only")
     parser.add_argument(
@@ -330,13 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--session", action="store_true", help="a lent GPU's rows only: the blog's conditions, eager and captured"
     )
-    parser.add_argument("--merge", type=Path, metavar="ROWS", help="merge a rows file into the published tables")
     args = parser.parse_args(argv)
     if args.concurrency:
         measure_concurrency(args.concurrency, args.output_dir)
-    elif args.merge:
-        for path in merge_rows(read_rows(args.merge), args.output_dir, render_tables):
-            print(f"wrote {path}")
     elif args.session:
         device = resolve_device("auto")
         bench_step_modes(device, rows_file(args.output_dir, device.type), print, session=True)

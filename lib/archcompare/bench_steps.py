@@ -39,7 +39,8 @@ from .blog_timing import BLOG_TIMING_CONDITIONS
 from .config import RunConfig
 from .errors import PipelineError
 from .files import write_json, write_text
-from .paths import shown
+from .json_fields import FieldSpec, fields_problem, is_count
+from .paths import bench_stem, shown
 from .probe import TrainingSteps, synthetic_dataset
 from .provenance import environment, now
 from .training.device import resolve_precision, synchronize
@@ -121,7 +122,7 @@ def session_rows_seconds() -> float:
 
 def rows_file(output_dir: Path, device_type: str, quick: bool = False) -> Path:
     """Where a device's rows go as they finish (git-ignored); a quick check's are merged nowhere."""
-    return output_dir / f"bench-{device_type}{'-quick' if quick else ''}.rows.partial"
+    return output_dir / f"{bench_stem(device_type, quick)}.rows.partial"
 
 
 def bench_step_modes(
@@ -242,7 +243,7 @@ def _timestamp(value: Any) -> bool:
     return True
 
 
-ROW_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+ROW_FIELDS: FieldSpec = {
     "condition": (lambda value: value in STEP_CONDITIONS, f"one of {', '.join(map(repr, STEP_CONDITIONS))}"),
     "arch": (lambda value: value in ARCHS, f"one of {', '.join(ARCHS)}"),
     "mode": (lambda value: value in ROW_MODES, f"one of {', '.join(ROW_MODES)}"),
@@ -252,7 +253,7 @@ ROW_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a list of positive numbers",
     ),
     "setup_seconds": (_number, "a number of seconds"),
-    "batch_size": (lambda value: type(value) is int and value > 0, "a positive whole number"),
+    "batch_size": (is_count, "a positive whole number"),
     "precision": (lambda value: value in ("fp32", "bf16", "fp16"), "fp32, bf16 or fp16"),
     "channels_last": (lambda value: isinstance(value, bool), "true or false"),
     "device": (lambda value: value in ROW_DEVICES, f"one of {', '.join(ROW_DEVICES)}"),
@@ -282,14 +283,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def checked_rows(rows: list[Any], where: str) -> list[dict[str, Any]]:
     """``rows`` when each holds every field of ``ROW_FIELDS``, each as it may be; else PipelineError naming the first problem."""
     for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict):
-            raise PipelineError(f"{where}, row {number}: not a JSON object")
-        missing = [name for name in ROW_FIELDS if name not in row]
-        if missing:
-            raise PipelineError(f"{where}, row {number}: no {', '.join(missing)}")
-        for name, (allowed, what) in ROW_FIELDS.items():
-            if not allowed(row[name]):
-                raise PipelineError(f"{where}, row {number}: {name} is {row[name]!r}, not {what}")
+        problem = fields_problem(row, ROW_FIELDS)
+        if problem:
+            raise PipelineError(f"{where}, row {number}: {problem}")
     return rows
 
 
@@ -304,7 +300,7 @@ def merged_tables(
     """
     tables = {}
     for device in sorted({row["device"] for row in rows}):
-        path = output_dir / f"bench-{device}.json"
+        path = output_dir / f"{bench_stem(device)}.json"
         try:
             report = json.loads(path.read_text()) if path.exists() else {"device": device}
         except (OSError, ValueError) as error:

@@ -22,8 +22,6 @@ from .config import RunConfig
 from .data.stream import LOADER_WORKERS, StreamedDataset, open_streamed, stream_batches
 from .probe import TrainingSteps, synthetic_dataset
 from .training.device import synchronize
-from .training.run import epoch_batches, prepare_run
-from .training.steps import EagerSteps
 
 # (label, image height and width on disk, recipe, stem): what a streamed run of each kind reads.
 STREAM_CONDITIONS = (
@@ -36,7 +34,10 @@ STREAM_ARCH = "resnet50"
 def bench_streaming(
     device: torch.device, log: Callable[[str], None], quick: bool = False, measure: Measure = QUICK_MEASURE
 ) -> list[dict[str, Any]]:
-    """The streaming rows; training is timed for ``measure.seconds`` (at least a step) after a warm-up step."""
+    """The streaming rows; training is timed for ``measure.seconds`` (at least a step) after a warm-up step.
+
+    ``measure``: ``QUICK_MEASURE`` when ``quick``, as ``bench.run_benchmark`` passes it: 0 s, one step a measurement.
+    """
     rows = []
     arch = "resnet18" if quick else STREAM_ARCH  # quick checks the machinery in seconds
     # quick: the CIFAR-sized condition only (the imagenet recipe's path is covered by tests/test_stream.py)
@@ -45,7 +46,6 @@ def bench_streaming(
         # Enough images for the steps the time may hold (GPU: 20 steps; CPU: 3, at 16 ImageNet-sized images a
         # step in 1-3 s), which the loader's epoch then wraps around no more than it must.
         steps = 1 if quick else (20 if device.type == "cuda" else 3)
-        seconds = 0.0 if quick else measure.seconds
         with tempfile.TemporaryDirectory() as workdir:
             folder = _write_jpegs(Path(workdir) / "images", count=batch * (steps + 1), size=size)
             config = RunConfig(
@@ -55,8 +55,8 @@ def bench_streaming(
             )  # fmt: skip
             files = open_streamed(config.dataset_spec, config.recipe)  # listed once, for both measurements
             decode = _decode_rate(files, config, device)
-            train_alone = _memory_rate(files, config, device, seconds)
-            together = _streamed_rate(config, device, seconds)
+            train_alone = _memory_rate(files, config, device, measure.seconds)
+            together = _streamed_rate(config, device, measure.seconds)
         row = {
             "condition": label,
             "arch": arch,
@@ -135,20 +135,7 @@ def _memory_rate(dataset: StreamedDataset, config: RunConfig, device: torch.devi
 
 
 def _streamed_rate(config: RunConfig, device: torch.device, seconds: float) -> float:
-    run = prepare_run(config, log=lambda message: None)
-    trainer = EagerSteps(run, run.model)
-    epoch = 0
-    batches = iter(())
-
-    def step() -> None:  # epoch after epoch, as a run reads them, for as long as the time holds
-        nonlocal epoch, batches
-        batch = next(batches, None)
-        if batch is None:
-            trainer.start_epoch()
-            epoch += 1
-            batches = epoch_batches(run, epoch)
-            batch = next(batches)
-        trainer.step(batch)
-
+    """The run's own streamed steps, epoch after epoch as a run reads them, for as long as the time holds."""
+    step = TrainingSteps(config, None, "eager")  # no dataset given: the run streams config's images
     step()  # warm-up: the loader's workers start
     return images_per_second_for(step, config.batch_size, seconds, device)

@@ -34,7 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="one step per measurement (checks the machinery)")
     bench.add_argument("--concurrency", metavar="PROFILE", help="measure 1, 2, 3 runs of PROFILE side by side")
     bench.add_argument("--session", action="store_true", help="a lent GPU's step-mode rows only, into a rows file")
-    bench.add_argument("--merge", metavar="ROWS", help="merge a rows file into outputs/bench's published tables")
     steps.add_parser("readme", help="rewrite the README's result and benchmark blocks from outputs/")
     penalty = steps.add_parser("data-penalty", help="train airbench94 on a CIFAR-10 copy: what the copy costs")
     penalty.add_argument("--data", required=True, help="the copy, as DATA: imagefolder:<path>")
@@ -101,9 +100,9 @@ def _run_step(args: argparse.Namespace) -> None:
         update_readme()
     elif args.step == "data-penalty":
         from .data_penalty import measure
-        from .paths import data_dir, outputs_dir
+        from .paths import DATA_PENALTY_DIR, data_dir, outputs_dir
 
-        summary = measure(args.data, str(data_dir()), args.runs, outputs_dir() / "data-penalty")
+        summary = measure(args.data, str(data_dir()), args.runs, outputs_dir() / DATA_PENALTY_DIR)
         print(
             f"airbench94 on {summary['copy']}: {100 * summary['mean']:.2f} % over {summary['n']} runs; "
             f"{100 * summary['penalty']:+.2f} points below the published {100 * summary['published_accuracy']:.2f} %"
@@ -121,7 +120,6 @@ def _run_step(args: argparse.Namespace) -> None:
             ["--quick"] * args.quick
             + ["--session"] * args.session
             + (["--concurrency", args.concurrency] if args.concurrency else [])
-            + (["--merge", args.merge] if args.merge else [])
         )
 
 

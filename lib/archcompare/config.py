@@ -18,6 +18,7 @@ from .architectures import ARCHITECTURES
 from .data.spec import LOADERS, DatasetSpec
 from .errors import ConfigError
 from .execution import EXECUTION_FIELDS
+from .paths import ROOT
 
 # Allowed values of the enumerated fields; architectures are the registry's names.
 RECIPES = ("blog", "standard", "none", "imagenet")
@@ -134,6 +135,17 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown parameter {unknown[0]!r}: allowed parameters are {', '.join(sorted(known))}")
         return cls(**values)
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> RunConfig:
+        """A planned run's config from its parameters (its ``params.yaml``: the config's fields and the notebook's).
+
+        The plan writes the locations relative to the repository, as papermill's working directory makes
+        them: here they are resolved under it.
+        """
+        values = {key: parameters[key] for key in cls.field_names()}
+        values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
+        return cls.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

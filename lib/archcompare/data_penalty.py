@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from .data.sources import Dataset, load_dataset
 from .data.spec import CIFAR10_CLASSES, DatasetSpec
 from .errors import DataError, TrainingError
 from .files import write_json
+from .json_fields import FieldSpec, fields_problem, is_count, is_fraction
 from .provenance import environment, now
 
 AIRBENCH94_PUBLISHED = 0.9401  # mean test accuracy (with test-time augmentation) of airbench94 over 1,000 runs
@@ -106,14 +106,6 @@ def derived_numbers(accuracies: list[float], published_accuracy: float) -> dict[
     }
 
 
-def _fraction(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
-
-
-def _count(value: Any) -> bool:
-    return type(value) is int and value > 0
-
-
 def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
@@ -121,17 +113,17 @@ def _text(value: Any) -> bool:
 # What ``summarise`` writes that the reports read (report/analysis/penalty.py: every field but the copy's
 # name, which names the file), and what each may be. A summary without one of them would stop every
 # later render of a report on that copy, so unpacking a session's summary checks it first.
-SUMMARY_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+SUMMARY_FIELDS: FieldSpec = {
     "copy": (_text, "the copy's name"),
     "fingerprint": (lambda value: isinstance(value, str) and re.fullmatch("[0-9a-f]{16}", value), "16 hex digits"),
     "recipe": (_text, "the recipe's name"),
     "source": (_text, "where the published accuracy comes from"),
-    "published_accuracy": (_fraction, "a fraction"),
-    "published_runs": (_count, "a positive whole number"),
-    "accuracies": (lambda value: isinstance(value, list) and value and all(map(_fraction, value)), "fractions"),
-    "n": (_count, "a positive whole number"),
-    "mean": (_fraction, "a fraction"),
-    "std": (lambda value: value is None or _fraction(value), "a fraction or null"),
+    "published_accuracy": (is_fraction, "a fraction"),
+    "published_runs": (is_count, "a positive whole number"),
+    "accuracies": (lambda value: isinstance(value, list) and value and all(map(is_fraction, value)), "fractions"),
+    "n": (is_count, "a positive whole number"),
+    "mean": (is_fraction, "a fraction"),
+    "std": (lambda value: value is None or is_fraction(value), "a fraction or null"),
     "penalty": (lambda value: not isinstance(value, bool) and isinstance(value, (int, float)), "a number"),
     "device_name": (_text, "the GPU's name"),
 }
@@ -143,14 +135,9 @@ def summary_problem(summary: Any) -> str | None:
     Its derived numbers must be the ones ``summarise`` computes from its accuracies: a summary states
     what was measured, no more and no less.
     """
-    if not isinstance(summary, dict):
-        return "not a JSON object"
-    missing = [name for name in SUMMARY_FIELDS if name not in summary]
-    if missing:
-        return f"no {', '.join(missing)}"
-    for name, (allowed, what) in SUMMARY_FIELDS.items():
-        if not allowed(summary[name]):
-            return f"{name} is {summary[name]!r}, not {what}"
+    problem = fields_problem(summary, SUMMARY_FIELDS)
+    if problem:
+        return problem
     accuracies = summary["accuracies"]
     for name, value in derived_numbers(accuracies, summary["published_accuracy"]).items():
         if value is None or summary[name] is None:

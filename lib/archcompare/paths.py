@@ -16,6 +16,7 @@ DATA_PENALTY_DIR = "data-penalty"  # under an outputs directory: `make penalty`'
 # Folders of an outputs directory that are not a profile's: a profile of one of these names would share
 # it, and `make clean` would remove it (the Makefile's RESERVED_OUTPUTS lists the same; a test keeps them equal).
 RESERVED_OUTPUT_FOLDERS = (BENCH_DIR, DATA_PENALTY_DIR)
+_QUICK = "-quick"  # ends the name of a quick bench check's files (bench_stem)
 
 
 def profiles_dir() -> Path:
@@ -39,9 +40,15 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def bench_stem(device_type: str, quick: bool = False) -> str:
+    """A device's bench files without their suffix: ``bench-<device>``, or ``bench-<device>-quick`` for a quick
+    check of the machinery (``make bench QUICK=1``), which never takes the place of a published table."""
+    return f"bench-{device_type}{_QUICK if quick else ''}"
+
+
 def bench_results(bench_dir: Path) -> list[Path]:
     """The benchmark results the reports read: ``bench-<device>.json``, not the ``-quick`` checks of the machinery."""
-    return sorted(path for path in Path(bench_dir).glob("bench-*.json") if not path.stem.endswith("-quick"))
+    return sorted(path for path in Path(bench_dir).glob(f"{bench_stem('*')}.json") if not path.stem.endswith(_QUICK))
 
 
 def data_penalty_results(penalty_dir: Path) -> list[Path]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -51,10 +51,11 @@ def images_per_second(step: Callable[[], None], batch: int, steps: int, device: 
 class TrainingSteps:
     """The training loop's own steps (``training.steps`` over ``epoch_batches``), one call a step, epoch after epoch.
 
+    ``dataset``: the images to train on; None: ``config.dataset``'s, loaded or streamed as a run would.
     ``compile``: a ``torch.compile`` mode to wrap the model in (its graphs are its own: eager steps).
     """
 
-    def __init__(self, config: RunConfig, dataset: Dataset, step_mode: str = "auto", compile: str | None = None):
+    def __init__(self, config: RunConfig, dataset: Dataset | None, step_mode: str = "auto", compile: str | None = None):
         self.run = prepare_run(config, log=lambda message: None, dataset=dataset)
         model = torch.compile(self.run.model, mode=compile) if compile else self.run.model
         self.steps = make_steps(self.run, model, "eager" if compile else step_mode, log=lambda message: None)
@@ -91,7 +92,7 @@ def probe_shape(device_type: str, batch_size: int, steps: int = 2, thorough: boo
     Otherwise (``make report``'s two-hour check on a CPU) a few steps on one batch, capped at 32
     images on a CPU (the rate barely depends on it there), to keep the probe short."""
     if device_type == "cuda" and thorough:
-        return ProbeShape(batch_size, SESSION_PROBE.batches_per_epoch, SESSION_PROBE.warmup, SESSION_PROBE.steps)
+        return replace(SESSION_PROBE, batch=batch_size)
     batch = batch_size if device_type == "cuda" else min(batch_size, BLOG_BATCH)
     return ProbeShape(batch, 1, 1, steps)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from ..config import LOCATION_FIELDS, RunConfig
+from ..config import RunConfig
 from ..errors import PipelineError
 from ..execution import resume_hint
-from ..paths import ROOT, TRAIN_NOTEBOOK, outputs_dir
+from ..paths import TRAIN_NOTEBOOK, outputs_dir
 from .locks import TRAINING, run_label, run_lock
 from .notebooks import execute_notebook
 
@@ -76,10 +76,10 @@ def train_without_jupyter(directory: Path) -> None:
 
     directory = Path(directory)
     with run_lock(directory, TRAINING) as waited:
-        if _trained_meanwhile(directory, waited):
-            return
-        config = planned_config(directory)
         parameters = planned_parameters(directory)
+        config = RunConfig.from_parameters(parameters)
+        if _trained_meanwhile(directory, waited, config):
+            return
         with gpu_slot() as shared_by:
             record = train(
                 config,
@@ -106,25 +106,19 @@ def execute_run(directory: Path) -> None:
             _execute_train_notebook(directory, shared_by)
 
 
-def planned_config(directory: Path) -> RunConfig:
-    """The config of a planned run directory, from its ``params.yaml``."""
-    parameters = planned_parameters(directory)
-    values = {key: parameters[key] for key in RunConfig.field_names()}
-    # The planned locations are relative to the repository, as papermill's working directory makes them.
-    values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
-    return RunConfig.from_dict(values)
-
-
-def _trained_meanwhile(directory: Path, waited: bool) -> bool:
+def _trained_meanwhile(directory: Path, waited: bool, config: RunConfig | None = None) -> bool:
     """Whether another process finished this run (as planned now) since Make decided to train it.
 
     Judged as ``plan`` judges a run, so a run another process trained with other settings is trained again.
+    ``config``: the run's, when the caller has read its ``params.yaml`` (else read here, when needed).
     """
     if not (directory / "summary.json").exists():
         return False
     from .plan import stale_reason
 
-    if stale_reason(directory, planned_config(directory)):
+    if config is None:
+        config = RunConfig.from_parameters(planned_parameters(directory))
+    if stale_reason(directory, config):
         return False
     source = "the process it waited for" if waited else "another process"
     print(f"{run_label(directory)}: trained by {source}, as planned; using its result")

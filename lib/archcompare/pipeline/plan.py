@@ -51,6 +51,7 @@ class PlannedRun:
     config: RunConfig
     stale_reason: str | None  # why it must be (re)trained; None when the existing results stand
     kept_reason: str | None = None  # why a run not retrained counts as made by older training code
+    retraining: str = ""  # what planning does about a stale run's results, said after its reason (": will retrain")
 
 
 class PlannedData:
@@ -123,8 +124,8 @@ def plan(
             name = f"{arch}-seed{seed}"
             directory = profile_dir / "runs" / name
             parameters, config = run_parameters(profile, arch, seed, dataset, directory, chosen)
-            stale, kept = _stale_reason(directory, config, planned_data, retrain)
-            planned.append(PlannedRun(name, directory, parameters, config, stale, kept))
+            stale, retraining, kept = _stale_reason(directory, config, planned_data, retrain)
+            planned.append(PlannedRun(name, directory, parameters, config, stale, kept, retraining))
 
     # On a fresh clone the committed runs name their images without a path: missing runs wait for DATA.
     without_data = from_committed_plan and not planned_data.readable
@@ -161,10 +162,7 @@ def _keep_complete_runs_left_out(profile_name: str, planned: list[PlannedRun], t
         if run.stale_reason and run.name not in training and (run.directory / "summary.json").exists()
     ]
     if dropped:
-        reasons = "; ".join(
-            f"{run.name}: {run.stale_reason.removesuffix(': will retrain').removesuffix(': RETRAIN=1, will retrain')}"
-            for run in dropped
-        )
+        reasons = "; ".join(f"{run.name}: {run.stale_reason}" for run in dropped)
         raise PipelineError(
             f"{profile_name}: not removing {len(dropped)} complete run(s) that would take too long to retrain here "
             f"({reasons}); their files are kept. Give the DATA and settings they were trained with, "
@@ -240,25 +238,26 @@ def _leave_out_without_data(
 
 def _stale_reason(
     directory: Path, config: RunConfig, data: PlannedData, retrain: bool
-) -> tuple[str | None, str | None]:
-    """Why the run must be (re)trained, or None; and why a run that is kept counts as older code, or None."""
+) -> tuple[str | None, str, str | None]:
+    """Why the run must be (re)trained, or None; what planning does about its results, said after the reason
+    (``PlannedRun.retraining``); and why a run that is kept counts as older code, or None."""
     summary_path = directory / "summary.json"
     if not summary_path.exists():
         checkpoint = directory / "checkpoint.pt"
-        return ("to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"), None
+        return ("to train (will resume from its checkpoint)" if checkpoint.exists() else "to train"), "", None
     try:
         record = read_record(summary_path)
     except RecordError as error:
-        return f"out of date, its record cannot be read ({error}): will retrain", None
+        return f"out of date, its record cannot be read ({error})", ": will retrain", None
     changed = config.differences(record.config)
     if not data.matches(record.data):
         changed = sorted([*changed, "dataset"])
     if changed:
-        return f"out of date, settings changed ({', '.join(changed)}): will retrain", None
+        return f"out of date, settings changed ({', '.join(changed)})", ": will retrain", None
     older = record.older_code
     if older and retrain:
-        return f"{older}: RETRAIN=1, will retrain", None
-    return None, older
+        return older, ": RETRAIN=1, will retrain", None
+    return None, "", older
 
 
 def _check_data_before_training(data: PlannedData) -> None:
@@ -306,7 +305,7 @@ def reuse_identical_runs(
                         _copy_run(source, run.directory)
                 if copied:
                     log(f"{profile_name}/{run.name}: identical to {shown(source)}, reused instead of trained")
-                    run = replace(run, stale_reason=None)
+                    run = replace(run, stale_reason=None, retraining="")
         result.append(run)
     return result
 
@@ -345,7 +344,7 @@ def _write_plan(
         if run.stale_reason and (run.directory / "summary.json").exists():
             run = _remove_results(run, data, retrain, log)
         if run.stale_reason:
-            log(f"{profile.name}/{run.name}: {run.stale_reason}")
+            log(f"{profile.name}/{run.name}: {run.stale_reason}{run.retraining}")
         else:
             kept = f"kept, {run.kept_reason} (RETRAIN=1 retrains it)" if run.kept_reason else "up to date"
             log(f"{profile.name}/{run.name}: {kept}")
@@ -372,10 +371,10 @@ def _remove_results(run: PlannedRun, data: PlannedData, retrain: bool, log: Call
     """Remove an out-of-date run's summary.json under the run's lock (``locks``), judged again there:
     another process may have trained it since. The run as it then stands."""
     with run_lock(run.directory, REMOVING, log):
-        stale, kept = _stale_reason(run.directory, run.config, data, retrain)
+        stale, retraining, kept = _stale_reason(run.directory, run.config, data, retrain)
         if stale:
             (run.directory / "summary.json").unlink(missing_ok=True)
-    return replace(run, stale_reason=stale, kept_reason=kept)
+    return replace(run, stale_reason=stale, retraining=retraining, kept_reason=kept)
 
 
 def stale_reason(directory: Path, config: RunConfig) -> str | None:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import PipelineError, RecordError
 from ..execution import chosen_step_mode
-from ..paths import ROOT, outputs_dir
+from ..paths import BENCH_DIR, ROOT, outputs_dir
 from ..record import RunRecord, read_record
 from .plan import PlannedRun, images_used, plan
 
@@ -177,7 +177,7 @@ def _image_shape(config) -> tuple[int, int]:
 
 def sharing_slowdown(device_name: str, roots: tuple[Path, ...]) -> dict[int, float]:
     """From the committed concurrency measurement on this GPU model: per k that pays, each run's time factor."""
-    paths = [root / "bench" / f"concurrency-{device_slug(device_name)}.json" for root in roots]
+    paths = [root / BENCH_DIR / f"concurrency-{device_slug(device_name)}.json" for root in roots]
     path = next((path for path in paths if path.exists()), None)
     if path is None:
         return {}

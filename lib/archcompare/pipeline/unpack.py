@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import tarfile
 import zlib
@@ -38,14 +37,15 @@ from typing import Any
 
 from ..errors import ArchCompareError, PipelineError
 from ..files import write_atomic, write_text
-from ..paths import DATA_PENALTY_DIR, ROOT, outputs_dir, shown
+from ..json_fields import is_fraction
+from ..paths import BENCH_DIR, DATA_PENALTY_DIR, ROOT, bench_stem, outputs_dir, shown
 from ..record import RunRecord
 from .locks import run_lock
 from .plan import RUN_FILES, run_parameters
 from .profiles import load_profile
 
 RESULTS = "results.tgz"
-BENCH_ROWS = "bench-cuda.rows.partial"
+BENCH_ROWS = f"{bench_stem('cuda')}.rows.partial"  # bench_steps.rows_file's name on the session's GPU
 PENALTY = "data-penalty.json"
 GATE_LOG = "gate.log"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -97,7 +97,7 @@ def read_session(folder: Path) -> SessionResults:
 
         try:
             rows = checked_rows(read_rows(rows_path), BENCH_ROWS)
-            tables = merged_tables(rows, outputs_dir() / "bench", render_tables)
+            tables = merged_tables(rows, outputs_dir() / BENCH_DIR, render_tables)
         except (PipelineError, OSError, UnicodeDecodeError) as error:
             raise PipelineError(f"{error}: nothing unpacked") from None
     gate_log = _text(gate_path) if gate_path else None
@@ -169,7 +169,7 @@ def _checked_run(archive: str, profile_name: str, run: str, files: dict[str, byt
         record = RunRecord.from_json(json.loads(files["summary.json"]), where=f"{where}/summary.json")
         if not isinstance(record.config, dict) or not isinstance(record.config.get("dataset"), str):
             raise ValueError("its config names no dataset")
-        if not _fraction(record.test_acc) or type(record.epochs) is not int:
+        if not is_fraction(record.test_acc) or type(record.epochs) is not int:
             raise ValueError(f"test_acc {record.test_acc!r} or epochs {record.epochs!r} is not what a run records")
         _, config = run_parameters(profile, record.arch, record.seed, record.config["dataset"], directory)
         changed = config.differences(record.config)
@@ -230,10 +230,6 @@ def _run_files_problem(files: dict[str, bytes], record: RunRecord) -> str | None
     return None
 
 
-def _fraction(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1
-
-
 def write_runs(runs: list[UnpackedRun], replace: bool, log: Callable[[str], None]) -> list[UnpackedRun]:
     """Write each run's files into its run directory under its lock (summary.json last); returns the runs written."""
     written = []
@@ -289,9 +285,9 @@ def unpack(folder: Path, replace: bool = False, log: Callable[[str], None] = pri
 
     write_tables(results.bench_tables)
     for path in results.bench_tables:
-        merged = sum(path.name == f"bench-{row['device']}.json" for row in results.bench_rows)
+        merged = sum(path.name == f"{bench_stem(row['device'])}.json" for row in results.bench_rows)
         log(f"{shown(path)} and its .md: {merged} step-mode row(s) merged")
-    bench = outputs_dir() / "bench"
+    bench = outputs_dir() / BENCH_DIR
     if results.gate_log is not None:
         write_text(bench / "gate-cuda.log", results.gate_log)
         log(f"{shown(bench / 'gate-cuda.log')}: the gate's log, to commit with the bench rows")

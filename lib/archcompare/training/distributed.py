@@ -37,7 +37,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import TrainingError
-from ..execution import epoch_checkpoints, resume_hint
+from ..execution import resume_hint
 from ..interrupts import INTERRUPTED_EXIT_CODE
 
 
@@ -185,7 +185,7 @@ def launch(config, options: dict, log: Callable[[str], None]):
         reader.join(timeout=10)
         if process.returncode != 0:
             # As the loop's own stop messages: a lent GPU's session writes no per-epoch checkpoint.
-            where = f" (in {Path(config.output_dir) / 'checkpoint.pt'})" if epoch_checkpoints() else ""
+            where = f" (in {Path(config.output_dir) / 'checkpoint.pt'})" if options["epoch_checkpoints"] else ""
             raise TrainingError(
                 f"a process of the {config.processes}-process run stopped ({_failure(list(errors), error_file)}); "
                 f"{resume_hint()}{where}"

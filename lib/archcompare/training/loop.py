@@ -130,10 +130,15 @@ def train_here(
     step_mode: str,
     device_shared_by: int,
     checkpoint_every: int | None = None,
-    epoch_checkpoints: bool = True,
+    epoch_checkpoints: bool | None = None,
     ranks: Ranks = SINGLE,
 ) -> RunRecord:
-    """``train`` in this process: the whole run, or this rank's part of a multi-process one."""
+    """``train`` in this process: the whole run, or this rank's part of a multi-process one.
+
+    ``epoch_checkpoints``: as ``train``'s (None: as the environment says, ``execution.epoch_checkpoints``).
+    """
+    if epoch_checkpoints is None:
+        epoch_checkpoints = execution.epoch_checkpoints()
     started = now()
     wall_start = time.perf_counter()
     log(f"run config:\n{config}")

@@ -24,9 +24,7 @@ from .distributed import Ranks
 @record
 def main(argv: list[str] | None = None) -> None:
     """One process of a run: join the group, train this rank's part, leave the group."""
-    from ..config import LOCATION_FIELDS, RunConfig
-    from ..execution import epoch_checkpoints
-    from ..paths import ROOT
+    from ..config import RunConfig
     from .loop import train_here
 
     parser = argparse.ArgumentParser(description="one process of a run started by torchrun")
@@ -41,16 +39,13 @@ def main(argv: list[str] | None = None) -> None:
         import yaml
 
         parameters = yaml.safe_load((args.run_dir / "params.yaml").read_text())
-        values = {key: parameters[key] for key in RunConfig.field_names()}
-        values.update({key: str(ROOT / values[key]) for key in LOCATION_FIELDS})
-        config = RunConfig.from_dict(values)
-        options = {
+        config = RunConfig.from_parameters(parameters)
+        options = {  # per-epoch checkpoints: as the environment says (train_here)
             "resume": True,
             "progress": "lines",
             "trained_by": "torchrun (no notebook)",
             "step_mode": parameters.get("step_mode", "auto"),
             "device_shared_by": 1,
-            "epoch_checkpoints": epoch_checkpoints(),
         }
     # torchrun's environment; GROUP_WORLD_SIZE counts its node agents (--nnodes), one per machine.
     ranks = Ranks(
