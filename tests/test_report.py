@@ -24,6 +24,8 @@ from archcompare.report.format import number, percent, ratio
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"
 RUN_NAMES = ["resnet50-seed0", "resnet50-seed1", "resnext50_32x4d-seed0", "resnext50_32x4d-seed1"]
+# The cardinality sweep's five architectures, by cardinality (1x64d to 32x4d).
+VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 
 
 def read_summary(run: Path) -> dict:
@@ -243,6 +245,17 @@ def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
     target = profile / "runs" / f"{arch}-seed{seed}"
     shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)
     edit_summary(target, seed=seed, config={"seed": seed})
+    return target
+
+
+def variant_run(
+    tiny_runs: Path, profile: Path, arch: str, seed: int = 0, source: str = "resnet50-seed0", **changes
+) -> Path:
+    """A run of ``arch`` and ``seed`` in ``profile``: a tiny run's files (``source``, without its checkpoint), its
+    record saying that architecture and seed, with ``changes`` (as :func:`edit_summary` takes them)."""
+    target = profile / "runs" / f"{arch}-seed{seed}"
+    shutil.copytree(tiny_runs / source, target, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed}, **changes)
     return target
 
 

@@ -16,15 +16,17 @@ import pytest
 from scipy import stats
 from test_report import (
     RUN_NAMES,
+    VARIANTS,
     add_seed,
     as_cifar10,
     edit_summary,
     set_correct,
     set_times,
+    variant_run,
     with_steady_epochs,
 )
 from test_report import under_blog_conditions as blog_precision_batch_and_layout
-from test_report_verdict import ARCHS, VARIANTS, labels
+from test_report_verdict import ARCHS, labels
 
 from archcompare import report
 from archcompare.paths import ROOT
@@ -305,10 +307,7 @@ def test_the_cardinality_caption_and_figure_give_the_line_the_text_describes(tmp
     index = np.arange(24)
     runs_made = [(arch, 0, correct) for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12))] + [("resnet50", 1, 16)]
     for arch, seed, correct in runs_made:  # unequal seeds: ResNet-50 has two, the other variants one
-        target = sweep / "runs" / f"{arch}-seed{seed}"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
-        set_correct(target, index < correct)
+        set_correct(variant_run(tiny_runs, sweep, arch, seed), index < correct)
     runs = report.load_runs(sweep)
     trend = report.cardinality_trend(runs)
     x = np.log2([1, 2, 4, 8, 32, 1])

@@ -18,6 +18,7 @@ import yaml
 from scipy import stats
 from test_report import (
     RUN_NAMES,
+    VARIANTS,
     add_seed,
     as_cifar10,
     edit_summary,
@@ -25,6 +26,7 @@ from test_report import (
     set_epoch_seconds,
     set_times,
     under_blog_conditions,
+    variant_run,
     with_steady_epochs,
 )
 
@@ -38,7 +40,6 @@ from archcompare.report.analysis.per_class import PerClassMethod, per_class_diff
 from archcompare.report.analysis.reference import BLOG_POST, RECIPE_SETTINGS
 
 ARCHS = ("resnet50", "resnext50_32x4d")
-VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 # What the report may put in bold whatever the verdict: its paragraph headings.
 HEADINGS = {
     "Accuracy.",
@@ -153,19 +154,14 @@ def test_a_per_seed_statement_says_which_p_it_compares_with_005(tmp_path, tiny_r
     sweep = tmp_path / "outputs" / "sweep"
     index = np.arange(24)
     for arch in VARIANTS:
-        target = sweep / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch})
-        set_correct(target, index < (12 if arch == "resnet50" else 18))
+        set_correct(variant_run(tiny_runs, sweep, arch), index < (12 if arch == "resnet50" else 18))
     text = report.conclusions(report.load_runs(sweep))
     assert text.count("p = 0.031 (< 0.05): these two trained models differ on this test set") == 4
     assert "≥ 0.05" not in text and "Holm" not in text
 
     # Two seeds per pair, each p = 0.031: Holm over the pair's two seeds makes them 0.0625, and the text says so.
     for arch in VARIANTS:
-        target = sweep / "runs" / f"{arch}-seed1"
-        shutil.copytree(sweep / "runs" / f"{arch}-seed0", target)
-        edit_summary(target, seed=1, config={"seed": 1})
+        add_seed(sweep, arch, 0, 1)
     text = report.conclusions(report.load_runs(sweep))
     assert text.count("p = 0.031, Holm-adjusted p = 0.063 (≥ 0.05): these two trained models are not shown") == 8
 
@@ -378,10 +374,7 @@ def test_cardinality_one_seed_fit_is_a_description_with_the_right_reason_for_no_
     sweep = tmp_path / "outputs" / "sweep"
     index = np.arange(24)
     for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12)):
-        target = sweep / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch})
-        set_correct(target, index < correct)
+        set_correct(variant_run(tiny_runs, sweep, arch), index < correct)
     trend = report.cardinality_trend(report.load_runs(sweep))
     x, y = np.log2([1, 2, 4, 8, 32]), np.array([10, 14, 11, 15, 12]) / 24
     fit = stats.linregress(x, y)
@@ -407,10 +400,7 @@ def test_cardinality_trend_verdict_needs_three_seeds_of_every_variant(tmp_path, 
             for seed in seeds:
                 target = sweep / "runs" / f"{arch}-seed{seed}"
                 if not target.exists():
-                    shutil.copytree(
-                        tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt")
-                    )
-                    edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
+                    variant_run(tiny_runs, sweep, arch, seed)
                 set_correct(target, index < 10 + doublings)
         trend = report.cardinality_trend(report.load_runs(sweep))
         assert trend.slope_interval.excludes_zero()

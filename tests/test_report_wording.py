@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
-from test_report import RUN_NAMES, add_seed, as_cifar10, edit_summary, set_correct, set_times, under_blog_conditions
+from test_report import (
+    RUN_NAMES,
+    VARIANTS,
+    add_seed,
+    as_cifar10,
+    edit_summary,
+    set_correct,
+    set_times,
+    under_blog_conditions,
+    variant_run,
+)
 
 from archcompare import report
 from archcompare.paths import ROOT
@@ -284,9 +293,7 @@ def test_cardinality_complexity_is_rounded_to_what_it_is(tmp_path, tiny_runs):
         ("resnext50_2x40d", 1_010_000, 1_020_000),
         ("resnext50_32x4d", 1_025_000, 1_045_000),
     ):
-        target = profile / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, params=params, macs=macs, config={"arch": arch})
+        variant_run(tiny_runs, profile, arch, params=params, macs=macs)
     runs = report.load_runs(profile)
     trend = report.cardinality_trend(runs)
     text = report.cardinality_markdown(trend)
@@ -301,10 +308,8 @@ def test_cardinality_complexity_is_rounded_to_what_it_is(tmp_path, tiny_runs):
 
 def test_the_per_class_legend_hides_no_bar(tmp_path, tiny_runs):
     profile = tmp_path / "outputs" / "five"
-    for arch in ("resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"):
-        target = profile / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch}, per_class_acc=[0.9, 0.95, 0.92])
+    for arch in VARIANTS:
+        variant_run(tiny_runs, profile, arch, per_class_acc=[0.9, 0.95, 0.92])
     figure = report.plot_per_class_accuracy(report.load_runs(profile))
     renderer = FigureCanvasAgg(figure).get_renderer()
     figure.draw(renderer)
