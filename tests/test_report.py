@@ -507,7 +507,7 @@ def test_the_committed_notebook_has_no_outputs_and_a_literal_parameters_cell():
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
-def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_path, tiny_runs):
+def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_path, profile):
     import papermill
     from jupyter_client.kernelspec import KernelSpecManager
     from nbconvert import HTMLExporter
@@ -517,12 +517,11 @@ def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_pat
             "the Jupyter kernel 'archcompare' is not registered; run `make install` or "
             "python -m ipykernel install --sys-prefix --name archcompare --display-name 'Python (archcompare)'"
         )
-    shutil.copytree(tiny_runs, tmp_path / "outputs" / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     executed = tmp_path / "compare.ipynb"
     notebook = papermill.execute_notebook(
         str(NOTEBOOK),
         str(executed),
-        parameters=dict(profile="tiny", outputs_dir=str(tmp_path / "outputs")),
+        parameters=dict(profile="tiny", outputs_dir=str(profile.parent)),
         kernel_name="archcompare",
         progress_bar=False,
         cwd=str(ROOT),
@@ -544,7 +543,7 @@ def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_pat
     html, _ = HTMLExporter(exclude_input=True).from_notebook_node(notebook)
     html = _with_alt_texts(html, notebook)
     assert "No description has been provided" not in html and alts[0].split(":")[0] in html
-    profile_dir = tmp_path / "outputs" / "tiny"
+    profile_dir = profile  # conftest's copy of the tiny runs: the notebook reported on it
     markdown = write_markdown_report(notebook, profile_dir).read_text()
     assert (profile_dir / "headline.png").exists() and "report.load_runs" not in markdown
     linked = re.findall(r"\]\((report-figures/figure-\d+\.png)\)", markdown)

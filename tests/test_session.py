@@ -43,19 +43,16 @@ TINY_ARCHITECTURES = "resnet50, resnext50_32x4d, resnet18"
 
 
 @pytest.fixture
-def session(tmp_path, tiny_runs, monkeypatch):
-    """The tiny runs (two seeds of two architectures, 2 epochs) committed under a profile with a third seed."""
+def session(tmp_path, tiny_runs, profile, monkeypatch):
+    """The tiny runs (two seeds of two architectures, 2 epochs; conftest's copy, in tmp_path/outputs/tiny) committed
+    under a profile with a third seed."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "tiny.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=2))
     (profiles / "tiny-long.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=6))
-    outputs = tmp_path / "outputs"
-    shutil.copytree(tiny_runs, outputs / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(profiles))
-    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(outputs))
-    records = {
-        path.parent.name: json.loads(path.read_text()) for path in (outputs / "tiny" / "runs").glob("*/summary.json")
-    }
+    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(profile.parent))
+    records = {path.parent.name: json.loads(path.read_text()) for path in (profile / "runs").glob("*/summary.json")}
     device = next(iter(records.values()))["env"]["device_name"]
     return f"imagefolder:{tiny_runs.parent / 'images'}", device, records
 
