@@ -12,6 +12,7 @@ import pickle
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -38,6 +39,10 @@ atexit.register(shutil.rmtree, os.environ["ARCHCOMPARE_DATA_DIR"], ignore_errors
 
 from archcompare.config import RunConfig  # noqa: E402  (after the environment above: it imports torch)
 from archcompare.training import train  # noqa: E402
+
+if TYPE_CHECKING:
+    from archcompare.report import Runs
+    from archcompare.report.analysis.ensembles import EnsembleScore
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -161,6 +166,41 @@ def profile(tmp_path, tiny_runs) -> Path:
     directory = tmp_path / "outputs" / "tiny"
     shutil.copytree(tiny_runs, directory / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     return directory
+
+
+# --- the committed results, read and scored once per process (pytest-xdist's worker): the tests only read them ---
+
+
+@pytest.fixture(scope="session")
+def quick() -> Runs:
+    """The runs committed under outputs/quick."""
+    from archcompare import report
+
+    return report.load_runs(ROOT / "outputs" / "quick")
+
+
+@pytest.fixture(scope="session")
+def quick_scores(quick) -> dict[str, list[EnsembleScore]]:
+    """report.seed_ensembles of the quick runs."""
+    from archcompare import report
+
+    return report.seed_ensembles(quick)
+
+
+@pytest.fixture(scope="session")
+def full() -> Runs:
+    """The runs committed under outputs/full."""
+    from archcompare import report
+
+    return report.load_runs(ROOT / "outputs" / "full")
+
+
+@pytest.fixture(scope="session")
+def full_scores(full) -> dict[str, list[EnsembleScore]]:
+    """report.seed_ensembles of the full runs."""
+    from archcompare import report
+
+    return report.seed_ensembles(full)
 
 
 def _train_tiny_runs(root: Path) -> Path:

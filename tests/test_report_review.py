@@ -29,7 +29,6 @@ from test_report import under_blog_conditions as blog_precision_batch_and_layout
 from test_report_verdict import ARCHS, labels
 
 from archcompare import report
-from archcompare.paths import ROOT
 from archcompare.report.analysis import calibration
 from archcompare.report.analysis import ensembles as ensembles_module
 from archcompare.report.analysis.calibration import HALVINGS, Change
@@ -277,9 +276,8 @@ def test_a_change_within_the_halvings_range_or_the_shown_digits_is_said_to_be_no
     )
 
 
-def test_quicks_ensemble_is_no_longer_said_to_have_been_helped_in_part_by_noise():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
-    resnext = report.ensembles_markdown(report.seed_ensembles(runs), None).splitlines()[1]
+def test_quicks_ensemble_is_no_longer_said_to_have_been_helped_in_part_by_noise(quick_scores):
+    resnext = report.ensembles_markdown(quick_scores, None).splitlines()[1]
     largest = resnext.split("The 3-seed ensemble: ")[1]
     assert largest.startswith(
         "temperature scaling left NLL unchanged within the noise (1.569 → 1.572; 1.569 to 1.572 over 10 random "
@@ -349,9 +347,8 @@ def test_each_random_halving_is_scaled_once(profile, monkeypatch):
     assert len(score.ece_scaled_halvings) == len(score.nll_scaled_halvings) == HALVINGS
 
 
-def test_the_reliability_panels_reuse_the_bins_the_seed_ensembles_made():
-    runs = report.load_runs(ROOT / "outputs" / "full")
-    scores = report.seed_ensembles(runs)
+def test_the_reliability_panels_reuse_the_bins_the_seed_ensembles_made(full, full_scores):
+    runs, scores = full, full_scores
     panels = reliability_panels(runs, scores)
     afresh = reliability_panels(runs, {arch: [] for arch in runs.architectures})
     for arch in runs.architectures:

@@ -91,9 +91,8 @@ def test_an_ensemble_worse_than_its_best_member_is_said_to_be_worse(profile):
 # --- 1. temperature scaling that hurts is said to hurt -------------------------------------------
 
 
-def test_temperature_scaling_that_lowers_no_score_is_said_not_to_help_with_the_fold_temperatures():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
-    scores = report.seed_ensembles(runs)
+def test_temperature_scaling_that_lowers_no_score_is_said_not_to_help_with_the_fold_temperatures(quick_scores):
+    scores = quick_scores
     text = report.ensembles_markdown(scores, None)
     resnet = text.splitlines()[0]
     # quick's ResNet-50: NLL 1.693 -> 1.696 for one model, 1.630 -> 1.634 for the three-seed ensemble, each within
@@ -382,8 +381,8 @@ def test_readme_states_no_measured_time_outside_its_generated_blocks():
     assert "timings" in blocks and readme_block_pattern("timings").search(readme).group(2) == blocks["timings"]
 
 
-def test_readme_timings_are_the_runs_wall_times():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
+def test_readme_timings_are_the_runs_wall_times(quick):
+    runs = quick
     text = report.readme_timings(runs)
     minutes = {run.label: run.record.timing.wall_seconds / 60 for run in runs.complete}
     total = sum(minutes.values())
