@@ -16,8 +16,6 @@ from archcompare.training import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-CAPTURE_STEPS = 256  # "a few hundred steps": 8 epochs of 1,000 images at batch 32 (31 full batches, one of 8)
-
 
 @pytest.mark.parametrize("precision, recipe", [("fp32", "blog"), ("bf16", "standard")])
 def test_captured_steps_compute_what_eager_steps_compute(tmp_path, precision, recipe):
@@ -32,6 +30,7 @@ def test_captured_steps_compute_what_eager_steps_compute(tmp_path, precision, re
     from archcompare.training import epoch_batches, prepare_run
     from archcompare.training.steps import CapturedSteps, EagerSteps
 
+    # 256 steps ("a few hundred"): 8 epochs of 1,000 images at batch 32 (31 full batches, one of 8).
     config = RunConfig(
         arch="resnet50", recipe=recipe, precision=precision, batch_size=32, channels_last=precision == "bf16",
         train_per_class=0, test_per_class=0, lr=0.01, epochs=8, device="cuda", deterministic=True,
