@@ -241,6 +241,27 @@ def with_steady_epochs(profile: Path) -> Path:
     return profile
 
 
+@pytest.fixture
+def steady_profile(profile: Path) -> Path:
+    """conftest's copy of the tiny runs, with steady epochs. A module whose every test wants it takes it as its
+    ``profile``: ``profile = steady_profile``."""
+    return with_steady_epochs(profile)
+
+
+def on_gpu(profile: Path, device_name: str = "NVIDIA H200", step_mode: str = "eager") -> None:
+    """Every tiny run's record says it trained on that CUDA GPU, with that step mode."""
+    for name in RUN_NAMES:
+        edit_summary(
+            profile / "runs" / name, env={"device": "cuda", "device_name": device_name, "step_mode": step_mode}
+        )
+
+
+def blog_column(profile: Path) -> str:
+    """The headline table's blog column for ResNeXt-50 32x4d, from the profile's runs as they are now."""
+    table = report.headline_table(report.load_runs(profile)).set_index("architecture")
+    return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
+
+
 def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
     target = profile / "runs" / f"{arch}-seed{seed}"
     shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)

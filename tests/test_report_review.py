@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 from scipy import stats
 from test_report import (
-    RUN_NAMES,
     VARIANTS,
     add_seed,
     as_cifar10,
+    blog_column,
     edit_summary,
+    on_gpu,
     set_correct,
     set_times,
+    steady_profile,
     variant_run,
-    with_steady_epochs,
 )
 from test_report import under_blog_conditions as blog_precision_batch_and_layout
 from test_report_verdict import ARCHS, labels
@@ -42,17 +43,7 @@ H200, H100 = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 BLOG_ROW = "blog (fp32, batch 32, default layout)"
 
 
-@pytest.fixture
-def profile(profile: Path) -> Path:
-    """conftest's copy of the tiny runs, with steady epochs."""
-    return with_steady_epochs(profile)
-
-
-def on_gpu(profile: Path, device_name: str = H200, step_mode: str = "eager") -> None:
-    for name in RUN_NAMES:
-        edit_summary(
-            profile / "runs" / name, env={"device": "cuda", "device_name": device_name, "step_mode": step_mode}
-        )
+profile = steady_profile  # every test here takes conftest's copy of the tiny runs with steady epochs
 
 
 def step_row(arch: str, mode: str, samples: list[float], device_name: str = H200, **settings) -> dict:
@@ -78,11 +69,6 @@ def write_bench(directory: Path, rows: list[dict], device_name: str = H200) -> P
         json.dumps({"device": "cuda", "device_name": device_name, "step_modes": rows})
     )
     return directory
-
-
-def blog_column(profile: Path) -> str:
-    table = report.headline_table(report.load_runs(profile)).set_index("architecture")
-    return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
 
 
 # --- review 2: the blog's claim is judged only on timings made as its loop ran, eager steps included ----------

@@ -21,13 +21,14 @@ from test_report import (
     VARIANTS,
     add_seed,
     as_cifar10,
+    blog_column,
     edit_summary,
     set_correct,
     set_epoch_seconds,
     set_times,
+    steady_profile,
     under_blog_conditions,
     variant_run,
-    with_steady_epochs,
 )
 
 from archcompare import report
@@ -51,10 +52,7 @@ HEADINGS = {
 }
 
 
-@pytest.fixture
-def profile(profile: Path) -> Path:
-    """conftest's copy of the tiny runs, with steady epochs."""
-    return with_steady_epochs(profile)
+profile = steady_profile  # every test here takes conftest's copy of the tiny runs with steady epochs
 
 
 def labels(profile: Path) -> np.ndarray:
@@ -239,11 +237,7 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
     runs = report.load_runs(profile)
     device = runs.complete[0].record.env.device_name
 
-    def blog_column() -> str:
-        table = report.headline_table(report.load_runs(profile)).set_index("architecture")
-        return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
-
-    assert blog_column() == "91.8 %; time: —"
+    assert blog_column(profile) == "91.8 %; time: —"
     assert 'about 1.3x" is not shown (—)' in report.headline_notes(runs)
 
     bench = profile.parent / "bench"
@@ -259,10 +253,11 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
         )
 
     write_bench("another CPU model")  # a bench on another device model is no measurement of these runs' device
-    assert blog_column() == "91.8 %; time: —"
+    assert blog_column(profile) == "91.8 %; time: —"
     write_bench(device)  # matched by the device model inside the file
     assert (
-        blog_column() == f"91.8 %; about 1.3x the time of resnet50, beside 1.25x on {device} measured at its conditions"
+        blog_column(profile)
+        == f"91.8 %; about 1.3x the time of resnet50, beside 1.25x on {device} measured at its conditions"
     )
     assert "(`make bench`, bench-cpu.json: the blog's own loop" in report.headline_notes(report.load_runs(profile))
 
@@ -271,7 +266,8 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
     set_times(profile, 0, 10.0, 13.0)
     set_times(profile, 1, 10.0, 13.0)
     assert (
-        blog_column() == f"91.8 %; about 1.3x the time of resnet50, beside 1.30x on {device} measured at its conditions"
+        blog_column(profile)
+        == f"91.8 %; about 1.3x the time of resnet50, beside 1.30x on {device} measured at its conditions"
     )
 
 
