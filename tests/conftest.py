@@ -215,6 +215,17 @@ def _train_tiny_runs(root: Path) -> Path:
     return runs
 
 
+def bench_row(**changes) -> dict:
+    """A step-mode row as `make bench` writes it in a GPU session (bench_steps._bench_step_mode), with ``changes``."""
+    row = dict(
+        condition="blog (fp32, batch 32, default layout)", arch="resnet50", mode="eager", images_per_second=1400.0,
+        samples=[1390.0, 1400.0, 1410.0], setup_seconds=1.0, batch_size=32, precision="fp32", channels_last=False,
+        device="cuda", device_name="NVIDIA H200", torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=3),
+        created="2026-12-01T00:00:00+00:00",
+    )  # fmt: skip
+    return {**row, **changes}
+
+
 # --- data and profiles for the tests that run make (one set per test module) ---
 
 

@@ -13,7 +13,8 @@ import sys
 import time
 
 import pytest
-from processes import ROOT
+from conftest import bench_row
+from processes import ROOT, hold
 
 from archcompare.paths import outputs_dir
 from archcompare.pipeline.session import (
@@ -378,17 +379,6 @@ def seed2_members(runs) -> dict[str, bytes]:
     return {f"tiny/runs/resnet50-seed2/{name}": data for name, data in files.items()}
 
 
-def bench_row(**changes) -> dict:
-    """A step-mode row as `bench --session` writes it (bench_steps._bench_step_mode), with ``changes``."""
-    row = dict(
-        condition="blog (fp32, batch 32, default layout)", arch="resnet50", mode="eager", images_per_second=1400.0,
-        samples=[1390.0, 1400.0, 1410.0], setup_seconds=1.0, batch_size=32, precision="fp32", channels_last=False,
-        device="cuda", device_name="NVIDIA H200", torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=3),
-        created="2026-12-01T00:00:00+00:00",
-    )  # fmt: skip
-    return {**row, **changes}
-
-
 def penalty_summary(fingerprint: str = "71e1cb81bb756883") -> dict:
     from archcompare.data_penalty import summarise
 
@@ -597,8 +587,6 @@ def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_u
 
 
 def test_unpack_writes_a_run_only_while_no_other_process_is_in_it(session, tmp_path):
-    from test_locks import hold
-
     from archcompare.pipeline.unpack import unpack
 
     runs = tmp_path / "outputs" / "tiny" / "runs"
