@@ -113,10 +113,15 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180, replac
         time.sleep(0.1)
 
 
-def learning_history(run_dir: Path) -> list[dict]:
-    columns = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def learning_history(run_dir: Path, columns: tuple[str, ...] | None = LEARNING_COLUMNS) -> list[dict[str, str]]:
+    """A run's history.csv, a dict per epoch of its values as written (text): of ``columns``, or of every column
+    (None). The default, the learning curve, leaves out the timings, which differ between two runs of one computation."""
     with open(run_dir / "history.csv") as f:
-        return [{k: row[k] for k in columns} for row in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    return rows if columns is None else [{k: row[k] for k in columns} for row in rows]
 
 
 # Another process holding a run's lock while it "trains" for a while, as `archcompare.cli run` does.

@@ -5,11 +5,10 @@ the profiles run (autotuned kernels, through ``train()``), and the GPU's augment
 CPU's. Each needs a CUDA GPU and is skipped without one; the gate counts a skip as a failure.
 """
 
-import csv
-
 import pytest
 import torch
 from conftest import tiny_config
+from processes import learning_history
 
 from archcompare.data import augment as data
 from archcompare.training import train
@@ -93,8 +92,9 @@ def test_a_captured_run_trains_the_eager_runs_history_with_autotuned_kernels(tmp
             config.replace(output_dir=str(directory)), step_mode=mode, progress="none", log=lambda message: None
         )
         assert record.env.step_mode == mode
-        with open(directory / "history.csv") as f:
-            histories[mode] = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+        histories[mode] = [
+            {key: float(value) for key, value in row.items()} for row in learning_history(directory, columns=None)
+        ]
     train_images, test_images = 96, 48
     worst = {}
     for eager, graph in zip(histories["eager"], histories["cuda-graph"], strict=True):
