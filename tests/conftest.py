@@ -12,6 +12,7 @@ import pickle
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -38,6 +39,10 @@ atexit.register(shutil.rmtree, os.environ["ARCHCOMPARE_DATA_DIR"], ignore_errors
 
 from archcompare.config import RunConfig  # noqa: E402  (after the environment above: it imports torch)
 from archcompare.training import train  # noqa: E402
+
+if TYPE_CHECKING:
+    from archcompare.report import Runs
+    from archcompare.report.analysis.ensembles import EnsembleScore
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
 
@@ -163,6 +168,41 @@ def profile(tmp_path, tiny_runs) -> Path:
     return directory
 
 
+# --- the committed results, read and scored once per process (pytest-xdist's worker): the tests only read them ---
+
+
+@pytest.fixture(scope="session")
+def quick() -> Runs:
+    """The runs committed under outputs/quick."""
+    from archcompare import report
+
+    return report.load_runs(ROOT / "outputs" / "quick")
+
+
+@pytest.fixture(scope="session")
+def quick_scores(quick) -> dict[str, list[EnsembleScore]]:
+    """report.seed_ensembles of the quick runs."""
+    from archcompare import report
+
+    return report.seed_ensembles(quick)
+
+
+@pytest.fixture(scope="session")
+def full() -> Runs:
+    """The runs committed under outputs/full."""
+    from archcompare import report
+
+    return report.load_runs(ROOT / "outputs" / "full")
+
+
+@pytest.fixture(scope="session")
+def full_scores(full) -> dict[str, list[EnsembleScore]]:
+    """report.seed_ensembles of the full runs."""
+    from archcompare import report
+
+    return report.seed_ensembles(full)
+
+
 def _train_tiny_runs(root: Path) -> Path:
     folder = make_imagefolder(root / "images", train_per_class=10, test_per_class=8, size=(8, 8))
     runs = root / "runs"
@@ -173,6 +213,17 @@ def _train_tiny_runs(root: Path) -> Path:
             )
             train(config, progress="none", log=lambda message: None)
     return runs
+
+
+def bench_row(**changes) -> dict:
+    """A step-mode row as `make bench` writes it in a GPU session (bench_steps._bench_step_mode), with ``changes``."""
+    row = dict(
+        condition="blog (fp32, batch 32, default layout)", arch="resnet50", mode="eager", images_per_second=1400.0,
+        samples=[1390.0, 1400.0, 1410.0], setup_seconds=1.0, batch_size=32, precision="fp32", channels_last=False,
+        device="cuda", device_name="NVIDIA H200", torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=3),
+        created="2026-12-01T00:00:00+00:00",
+    )  # fmt: skip
+    return {**row, **changes}
 
 
 # --- data and profiles for the tests that run make (one set per test module) ---

@@ -9,6 +9,7 @@ import io
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -112,10 +113,35 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 180, replac
         time.sleep(0.1)
 
 
-def learning_history(run_dir: Path) -> list[dict]:
-    columns = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def learning_history(run_dir: Path, columns: tuple[str, ...] | None = LEARNING_COLUMNS) -> list[dict[str, str]]:
+    """A run's history.csv, a dict per epoch of its values as written (text): of ``columns``, or of every column
+    (None). The default, the learning curve, leaves out the timings, which differ between two runs of one computation."""
     with open(run_dir / "history.csv") as f:
-        return [{k: row[k] for k in columns} for row in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    return rows if columns is None else [{k: row[k] for k in columns} for row in rows]
+
+
+# Another process holding a run's lock while it "trains" for a while, as `archcompare.cli run` does.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from archcompare.pipeline.locks import TRAINING, run_lock
+with run_lock(Path(sys.argv[1]), TRAINING):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold(run_dir: Path, seconds: float) -> subprocess.Popen:
+    """A process in ``run_dir`` for ``seconds``, as a training would be: returned once it holds the lock."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run_dir), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
 
 
 def plan(profile: str, outputs: Path, env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_imagefolder, tiny_config
-from processes import ROOT, finished_epochs, make, plan, start_make, wait_for
+from processes import ROOT, finished_epochs, learning_history, make, plan, start_make, wait_for
 from torch import nn
 
 from archcompare.errors import TrainingError
@@ -25,11 +24,6 @@ from archcompare.training.device import autocast, memory_format
 from archcompare.training.distributed import synchronise_batchnorm
 
 quiet = dict(progress="none", log=lambda message: None)
-
-
-def history(run_dir) -> list[dict]:
-    with open(run_dir / "history.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def train_in_one_and_two_processes(tmp_path, **settings) -> dict:
@@ -62,7 +56,7 @@ def test_two_processes_compute_what_one_process_computes_with_the_same_global_ba
     unweighted losses of unequal shares by 0.5 %), and accuracies must be equal.
     """
     runs = train_in_one_and_two_processes(tmp_path, epochs=2)
-    for one, two in zip(history(tmp_path / "p1"), history(tmp_path / "p2"), strict=True):
+    for one, two in zip(learning_history(tmp_path / "p1", None), learning_history(tmp_path / "p2", None), strict=True):
         for key in ("train_loss", "train_ce", "test_loss"):
             assert float(two[key]) == pytest.approx(float(one[key]), rel=2e-3), key
         assert (two["train_acc"], two["test_acc"]) == (one["train_acc"], one["test_acc"])
@@ -90,7 +84,7 @@ def test_two_processes_agree_with_one_in_bf16_as_closely_as_bf16_agrees_with_fp3
     """
     runs = train_in_one_and_two_processes(tmp_path, epochs=1, precision="bf16")
     assert runs[1].env.precision == runs[2].env.precision == "bf16"
-    (one,), (two,) = history(tmp_path / "p1"), history(tmp_path / "p2")
+    (one,), (two,) = learning_history(tmp_path / "p1", None), learning_history(tmp_path / "p2", None)
     for key in ("train_loss", "train_ce", "test_loss"):
         assert float(two[key]) == pytest.approx(float(one[key]), rel=3e-2), key
     assert (runs[2].env.world_size, runs[2].env.nodes) == (2, 1)

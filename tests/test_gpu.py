@@ -5,18 +5,15 @@ the profiles run (autotuned kernels, through ``train()``), and the GPU's augment
 CPU's. Each needs a CUDA GPU and is skipped without one; the gate counts a skip as a failure.
 """
 
-import csv
-
 import pytest
 import torch
 from conftest import tiny_config
+from processes import learning_history
 
 from archcompare.data import augment as data
 from archcompare.training import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-CAPTURE_STEPS = 256  # "a few hundred steps": 8 epochs of 1,000 images at batch 32 (31 full batches, one of 8)
 
 
 @pytest.mark.parametrize("precision, recipe", [("fp32", "blog"), ("bf16", "standard")])
@@ -32,6 +29,7 @@ def test_captured_steps_compute_what_eager_steps_compute(tmp_path, precision, re
     from archcompare.training import epoch_batches, prepare_run
     from archcompare.training.steps import CapturedSteps, EagerSteps
 
+    # 256 steps ("a few hundred"): 8 epochs of 1,000 images at batch 32 (31 full batches, one of 8).
     config = RunConfig(
         arch="resnet50", recipe=recipe, precision=precision, batch_size=32, channels_last=precision == "bf16",
         train_per_class=0, test_per_class=0, lr=0.01, epochs=8, device="cuda", deterministic=True,
@@ -94,8 +92,9 @@ def test_a_captured_run_trains_the_eager_runs_history_with_autotuned_kernels(tmp
             config.replace(output_dir=str(directory)), step_mode=mode, progress="none", log=lambda message: None
         )
         assert record.env.step_mode == mode
-        with open(directory / "history.csv") as f:
-            histories[mode] = [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+        histories[mode] = [
+            {key: float(value) for key, value in row.items()} for row in learning_history(directory, columns=None)
+        ]
     train_images, test_images = 96, 48
     worst = {}
     for eager, graph in zip(histories["eager"], histories["cuda-graph"], strict=True):

@@ -7,37 +7,16 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from conftest import make_imagefolder
-from processes import ROOT, plan, start_make
+from processes import ROOT, hold, plan, start_make
 
 from archcompare.pipeline.locks import TRAINING, run_lock
 from archcompare.pipeline.render import MARKDOWN_REPORT, REPORT_FINGERPRINT, render, report_inputs_fingerprint
-
-# Another process holding a run's lock while it "trains" for a while, as `archcompare.cli run` does.
-HOLDER = """
-import sys, time
-from pathlib import Path
-from archcompare.pipeline.locks import TRAINING, run_lock
-with run_lock(Path(sys.argv[1]), TRAINING):
-    print("holding", flush=True)
-    time.sleep(float(sys.argv[2]))
-"""
-
-
-def hold(run_dir: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(run_dir), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "holding"
-    return holder
 
 
 def test_two_makes_of_one_profile_train_each_run_once_and_leave_consistent_run_directories(tmp_path, images, profiles):

@@ -24,6 +24,8 @@ from archcompare.report.format import number, percent, ratio
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "compare.ipynb"
 RUN_NAMES = ["resnet50-seed0", "resnet50-seed1", "resnext50_32x4d-seed0", "resnext50_32x4d-seed1"]
+# The cardinality sweep's five architectures, by cardinality (1x64d to 32x4d).
+VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 
 
 def read_summary(run: Path) -> dict:
@@ -239,10 +241,42 @@ def with_steady_epochs(profile: Path) -> Path:
     return profile
 
 
+@pytest.fixture
+def steady_profile(profile: Path) -> Path:
+    """conftest's copy of the tiny runs, with steady epochs. A module whose every test wants it takes it as its
+    ``profile``: ``profile = steady_profile``."""
+    return with_steady_epochs(profile)
+
+
+def on_gpu(profile: Path, device_name: str = "NVIDIA H200", step_mode: str = "eager") -> None:
+    """Every tiny run's record says it trained on that CUDA GPU, with that step mode."""
+    for name in RUN_NAMES:
+        edit_summary(
+            profile / "runs" / name, env={"device": "cuda", "device_name": device_name, "step_mode": step_mode}
+        )
+
+
+def blog_column(profile: Path) -> str:
+    """The headline table's blog column for ResNeXt-50 32x4d, from the profile's runs as they are now."""
+    table = report.headline_table(report.load_runs(profile)).set_index("architecture")
+    return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
+
+
 def add_seed(profile: Path, arch: str, source: int, seed: int) -> Path:
     target = profile / "runs" / f"{arch}-seed{seed}"
     shutil.copytree(profile / "runs" / f"{arch}-seed{source}", target)
     edit_summary(target, seed=seed, config={"seed": seed})
+    return target
+
+
+def variant_run(
+    tiny_runs: Path, profile: Path, arch: str, seed: int = 0, source: str = "resnet50-seed0", **changes
+) -> Path:
+    """A run of ``arch`` and ``seed`` in ``profile``: a tiny run's files (``source``, without its checkpoint), its
+    record saying that architecture and seed, with ``changes`` (as :func:`edit_summary` takes them)."""
+    target = profile / "runs" / f"{arch}-seed{seed}"
+    shutil.copytree(tiny_runs / source, target, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed}, **changes)
     return target
 
 
@@ -494,7 +528,7 @@ def test_the_committed_notebook_has_no_outputs_and_a_literal_parameters_cell():
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
-def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_path, tiny_runs):
+def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_path, profile):
     import papermill
     from jupyter_client.kernelspec import KernelSpecManager
     from nbconvert import HTMLExporter
@@ -504,12 +538,11 @@ def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_pat
             "the Jupyter kernel 'archcompare' is not registered; run `make install` or "
             "python -m ipykernel install --sys-prefix --name archcompare --display-name 'Python (archcompare)'"
         )
-    shutil.copytree(tiny_runs, tmp_path / "outputs" / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     executed = tmp_path / "compare.ipynb"
     notebook = papermill.execute_notebook(
         str(NOTEBOOK),
         str(executed),
-        parameters=dict(profile="tiny", outputs_dir=str(tmp_path / "outputs")),
+        parameters=dict(profile="tiny", outputs_dir=str(profile.parent)),
         kernel_name="archcompare",
         progress_bar=False,
         cwd=str(ROOT),
@@ -531,7 +564,7 @@ def test_the_notebook_executes_on_the_tiny_runs_and_renders_without_code(tmp_pat
     html, _ = HTMLExporter(exclude_input=True).from_notebook_node(notebook)
     html = _with_alt_texts(html, notebook)
     assert "No description has been provided" not in html and alts[0].split(":")[0] in html
-    profile_dir = tmp_path / "outputs" / "tiny"
+    profile_dir = profile  # conftest's copy of the tiny runs: the notebook reported on it
     markdown = write_markdown_report(notebook, profile_dir).read_text()
     assert (profile_dir / "headline.png").exists() and "report.load_runs" not in markdown
     linked = re.findall(r"\]\((report-figures/figure-\d+\.png)\)", markdown)

@@ -123,8 +123,8 @@ def test_the_report_gives_kappa_between_the_architectures_per_paired_seed_and_be
     assert "significant" not in text and "**" not in text
 
 
-def test_the_committed_full_runs_error_consistency_reads_from_their_predictions():
-    runs = report.load_runs(ROOT / "outputs" / "full")
+def test_the_committed_full_runs_error_consistency_reads_from_their_predictions(full):
+    runs = full
     result = report.error_consistency(runs)
     seed0 = result.between[0].pairs[0]
     first, second = (run.correct for run in (runs.of("resnet50")[0], runs.of("resnext50_32x4d")[0]))

@@ -18,7 +18,6 @@ import pytest
 from test_report import edit_summary
 
 from archcompare import report
-from archcompare.paths import ROOT
 from archcompare.report.analysis import calibration
 from archcompare.report.analysis.ensembles import (
     EnsembleScore,
@@ -31,21 +30,6 @@ from archcompare.report.analysis.ensembles import (
 from archcompare.report.analysis.statistics import McNemarResult, holm_adjust, mcnemar_exact
 from archcompare.report.format import number
 from archcompare.report.wording.ensembles import equal_count_lines
-
-
-@pytest.fixture(scope="module")
-def full():
-    return report.load_runs(ROOT / "outputs" / "full")
-
-
-@pytest.fixture(scope="module")
-def full_scores(full):
-    return report.seed_ensembles(full)
-
-
-@pytest.fixture(scope="module")
-def quick():
-    return report.load_runs(ROOT / "outputs" / "quick")
 
 
 def write_predictions(run: Path, labels: np.ndarray, correct: np.ndarray, confidence: float, classes: int = 3) -> None:
@@ -81,22 +65,23 @@ def test_the_best_member_is_chosen_on_the_other_half_of_the_images(profile):
     write_predictions(profile / "runs" / "resnet50-seed0", labels, seed0, confidence=0.8)
     write_predictions(profile / "runs" / "resnet50-seed1", labels, seed1, confidence=0.6)
     runs = report.load_runs(profile)
-    pair = report.seed_ensembles(runs)["resnet50"][1]
+    scores = report.seed_ensembles(runs)
+    pair = scores["resnet50"][1]
     comparison = pair.versus_member
     assert comparison.chosen == ("resnet50 seed 1", "resnet50 seed 0")
     assert comparison.member_accuracy == pytest.approx(0.55)
     comparator = np.where(np.isin(np.arange(images), first), seed1, seed0)
     expected = mcnemar_exact(pair.correct, comparator)
     assert comparison.mcnemar == expected and comparison.p_adjusted == expected.p_value  # a family of one
-    text = report.ensembles_markdown({"resnet50": report.seed_ensembles(runs)["resnet50"]}, None)
+    text = report.ensembles_markdown({"resnet50": scores["resnet50"]}, None)
     assert (
         "resnet50 seed 1 on one half and resnet50 seed 0 on the other, each the most accurate on the other half" in text
     )
     assert "55.00 %" in text and "the only ensemble-vs-member test of ResNet-50, so unadjusted" in text
 
 
-def test_one_architectures_ensemble_vs_member_tests_are_one_holm_family(quick):
-    scores = report.seed_ensembles(quick)
+def test_one_architectures_ensemble_vs_member_tests_are_one_holm_family(quick_scores):
+    scores = quick_scores
     for rows in scores.values():
         comparisons = [row.versus_member for row in rows[1:]]
         assert [c.family for c in comparisons] == [len(comparisons)] * len(comparisons) == [2, 2]
@@ -106,9 +91,9 @@ def test_one_architectures_ensemble_vs_member_tests_are_one_holm_family(quick):
     assert "Holm-adjusted within ResNet-50's 2 ensemble-vs-member tests" in text
 
 
-def test_a_non_significant_ensemble_vs_member_difference_is_never_in_bold(quick):
+def test_a_non_significant_ensemble_vs_member_difference_is_never_in_bold(quick_scores):
     # quick's ResNeXt-50: three seeds 0.40 points ahead of the best member, far from significant.
-    scores = report.seed_ensembles(quick)
+    scores = quick_scores
     resnext = report.ensembles_markdown({"resnext50_32x4d": scores["resnext50_32x4d"]}, None)
     assert not scores["resnext50_32x4d"][-1].versus_member.significant
     assert "this ensemble is ahead of its best member" in resnext and "not a significant difference" in resnext

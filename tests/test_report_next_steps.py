@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import edit_summary, set_correct
+from test_report import VARIANTS, edit_summary, set_correct, variant_run
 
 from archcompare import report
 from archcompare.architectures import cardinality_of
 from archcompare.report.analysis import calibration, statistics
-
-VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 
 
 @pytest.fixture
@@ -23,10 +21,7 @@ def sweep(tmp_path, tiny_runs) -> Path:
     profile = tmp_path / "outputs" / "sweep"
     for arch in VARIANTS:
         for seed in (0, 1):
-            source = tiny_runs / f"resnet50-seed{seed}"
-            target = profile / "runs" / f"{arch}-seed{seed}"
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-            edit_summary(target, arch=arch, config={"arch": arch})
+            variant_run(tiny_runs, profile, arch, seed, source=f"resnet50-seed{seed}")
     runs = [f"{arch}-seed{seed}" for arch in VARIANTS for seed in (0, 1)]
     (profile / "plan.json").write_text(json.dumps({"profile": "sweep", "architectures": VARIANTS, "runs": runs}))
     return profile

@@ -15,19 +15,21 @@ import numpy as np
 import pytest
 from scipy import stats
 from test_report import (
-    RUN_NAMES,
+    VARIANTS,
     add_seed,
     as_cifar10,
+    blog_column,
     edit_summary,
+    on_gpu,
     set_correct,
     set_times,
-    with_steady_epochs,
+    steady_profile,
+    variant_run,
 )
 from test_report import under_blog_conditions as blog_precision_batch_and_layout
-from test_report_verdict import ARCHS, VARIANTS, labels
+from test_report_verdict import ARCHS, labels
 
 from archcompare import report
-from archcompare.paths import ROOT
 from archcompare.report.analysis import calibration
 from archcompare.report.analysis import ensembles as ensembles_module
 from archcompare.report.analysis.calibration import HALVINGS, Change
@@ -41,17 +43,7 @@ H200, H100 = "NVIDIA H200", "NVIDIA H100 80GB HBM3"
 BLOG_ROW = "blog (fp32, batch 32, default layout)"
 
 
-@pytest.fixture
-def profile(profile: Path) -> Path:
-    """conftest's copy of the tiny runs, with steady epochs."""
-    return with_steady_epochs(profile)
-
-
-def on_gpu(profile: Path, device_name: str = H200, step_mode: str = "eager") -> None:
-    for name in RUN_NAMES:
-        edit_summary(
-            profile / "runs" / name, env={"device": "cuda", "device_name": device_name, "step_mode": step_mode}
-        )
+profile = steady_profile  # every test here takes conftest's copy of the tiny runs with steady epochs
 
 
 def step_row(arch: str, mode: str, samples: list[float], device_name: str = H200, **settings) -> dict:
@@ -77,11 +69,6 @@ def write_bench(directory: Path, rows: list[dict], device_name: str = H200) -> P
         json.dumps({"device": "cuda", "device_name": device_name, "step_modes": rows})
     )
     return directory
-
-
-def blog_column(profile: Path) -> str:
-    table = report.headline_table(report.load_runs(profile)).set_index("architecture")
-    return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
 
 
 # --- review 2: the blog's claim is judged only on timings made as its loop ran, eager steps included ----------
@@ -275,9 +262,8 @@ def test_a_change_within_the_halvings_range_or_the_shown_digits_is_said_to_be_no
     )
 
 
-def test_quicks_ensemble_is_no_longer_said_to_have_been_helped_in_part_by_noise():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
-    resnext = report.ensembles_markdown(report.seed_ensembles(runs), None).splitlines()[1]
+def test_quicks_ensemble_is_no_longer_said_to_have_been_helped_in_part_by_noise(quick_scores):
+    resnext = report.ensembles_markdown(quick_scores, None).splitlines()[1]
     largest = resnext.split("The 3-seed ensemble: ")[1]
     assert largest.startswith(
         "temperature scaling left NLL unchanged within the noise (1.569 → 1.572; 1.569 to 1.572 over 10 random "
@@ -305,10 +291,7 @@ def test_the_cardinality_caption_and_figure_give_the_line_the_text_describes(tmp
     index = np.arange(24)
     runs_made = [(arch, 0, correct) for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12))] + [("resnet50", 1, 16)]
     for arch, seed, correct in runs_made:  # unequal seeds: ResNet-50 has two, the other variants one
-        target = sweep / "runs" / f"{arch}-seed{seed}"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
-        set_correct(target, index < correct)
+        set_correct(variant_run(tiny_runs, sweep, arch, seed), index < correct)
     runs = report.load_runs(sweep)
     trend = report.cardinality_trend(runs)
     x = np.log2([1, 2, 4, 8, 32, 1])
@@ -350,9 +333,8 @@ def test_each_random_halving_is_scaled_once(profile, monkeypatch):
     assert len(score.ece_scaled_halvings) == len(score.nll_scaled_halvings) == HALVINGS
 
 
-def test_the_reliability_panels_reuse_the_bins_the_seed_ensembles_made():
-    runs = report.load_runs(ROOT / "outputs" / "full")
-    scores = report.seed_ensembles(runs)
+def test_the_reliability_panels_reuse_the_bins_the_seed_ensembles_made(full, full_scores):
+    runs, scores = full, full_scores
     panels = reliability_panels(runs, scores)
     afresh = reliability_panels(runs, {arch: [] for arch in runs.architectures})
     for arch in runs.architectures:

@@ -18,14 +18,17 @@ import yaml
 from scipy import stats
 from test_report import (
     RUN_NAMES,
+    VARIANTS,
     add_seed,
     as_cifar10,
+    blog_column,
     edit_summary,
     set_correct,
     set_epoch_seconds,
     set_times,
+    steady_profile,
     under_blog_conditions,
-    with_steady_epochs,
+    variant_run,
 )
 
 from archcompare import report
@@ -38,7 +41,6 @@ from archcompare.report.analysis.per_class import PerClassMethod, per_class_diff
 from archcompare.report.analysis.reference import BLOG_POST, RECIPE_SETTINGS
 
 ARCHS = ("resnet50", "resnext50_32x4d")
-VARIANTS = ["resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"]
 # What the report may put in bold whatever the verdict: its paragraph headings.
 HEADINGS = {
     "Accuracy.",
@@ -50,10 +52,7 @@ HEADINGS = {
 }
 
 
-@pytest.fixture
-def profile(profile: Path) -> Path:
-    """conftest's copy of the tiny runs, with steady epochs."""
-    return with_steady_epochs(profile)
+profile = steady_profile  # every test here takes conftest's copy of the tiny runs with steady epochs
 
 
 def labels(profile: Path) -> np.ndarray:
@@ -153,19 +152,14 @@ def test_a_per_seed_statement_says_which_p_it_compares_with_005(tmp_path, tiny_r
     sweep = tmp_path / "outputs" / "sweep"
     index = np.arange(24)
     for arch in VARIANTS:
-        target = sweep / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch})
-        set_correct(target, index < (12 if arch == "resnet50" else 18))
+        set_correct(variant_run(tiny_runs, sweep, arch), index < (12 if arch == "resnet50" else 18))
     text = report.conclusions(report.load_runs(sweep))
     assert text.count("p = 0.031 (< 0.05): these two trained models differ on this test set") == 4
     assert "≥ 0.05" not in text and "Holm" not in text
 
     # Two seeds per pair, each p = 0.031: Holm over the pair's two seeds makes them 0.0625, and the text says so.
     for arch in VARIANTS:
-        target = sweep / "runs" / f"{arch}-seed1"
-        shutil.copytree(sweep / "runs" / f"{arch}-seed0", target)
-        edit_summary(target, seed=1, config={"seed": 1})
+        add_seed(sweep, arch, 0, 1)
     text = report.conclusions(report.load_runs(sweep))
     assert text.count("p = 0.031, Holm-adjusted p = 0.063 (≥ 0.05): these two trained models are not shown") == 8
 
@@ -243,11 +237,7 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
     runs = report.load_runs(profile)
     device = runs.complete[0].record.env.device_name
 
-    def blog_column() -> str:
-        table = report.headline_table(report.load_runs(profile)).set_index("architecture")
-        return table.loc["resnext50_32x4d", "blog post (50 epochs)"]
-
-    assert blog_column() == "91.8 %; time: —"
+    assert blog_column(profile) == "91.8 %; time: —"
     assert 'about 1.3x" is not shown (—)' in report.headline_notes(runs)
 
     bench = profile.parent / "bench"
@@ -263,10 +253,11 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
         )
 
     write_bench("another CPU model")  # a bench on another device model is no measurement of these runs' device
-    assert blog_column() == "91.8 %; time: —"
+    assert blog_column(profile) == "91.8 %; time: —"
     write_bench(device)  # matched by the device model inside the file
     assert (
-        blog_column() == f"91.8 %; about 1.3x the time of resnet50, beside 1.25x on {device} measured at its conditions"
+        blog_column(profile)
+        == f"91.8 %; about 1.3x the time of resnet50, beside 1.25x on {device} measured at its conditions"
     )
     assert "(`make bench`, bench-cpu.json: the blog's own loop" in report.headline_notes(report.load_runs(profile))
 
@@ -275,7 +266,8 @@ def test_the_blog_time_is_shown_only_beside_a_time_measured_at_its_conditions(pr
     set_times(profile, 0, 10.0, 13.0)
     set_times(profile, 1, 10.0, 13.0)
     assert (
-        blog_column() == f"91.8 %; about 1.3x the time of resnet50, beside 1.30x on {device} measured at its conditions"
+        blog_column(profile)
+        == f"91.8 %; about 1.3x the time of resnet50, beside 1.30x on {device} measured at its conditions"
     )
 
 
@@ -378,10 +370,7 @@ def test_cardinality_one_seed_fit_is_a_description_with_the_right_reason_for_no_
     sweep = tmp_path / "outputs" / "sweep"
     index = np.arange(24)
     for arch, correct in zip(VARIANTS, (10, 14, 11, 15, 12)):
-        target = sweep / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch})
-        set_correct(target, index < correct)
+        set_correct(variant_run(tiny_runs, sweep, arch), index < correct)
     trend = report.cardinality_trend(report.load_runs(sweep))
     x, y = np.log2([1, 2, 4, 8, 32]), np.array([10, 14, 11, 15, 12]) / 24
     fit = stats.linregress(x, y)
@@ -407,10 +396,7 @@ def test_cardinality_trend_verdict_needs_three_seeds_of_every_variant(tmp_path, 
             for seed in seeds:
                 target = sweep / "runs" / f"{arch}-seed{seed}"
                 if not target.exists():
-                    shutil.copytree(
-                        tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt")
-                    )
-                    edit_summary(target, arch=arch, seed=seed, config={"arch": arch, "seed": seed})
+                    variant_run(tiny_runs, sweep, arch, seed)
                 set_correct(target, index < 10 + doublings)
         trend = report.cardinality_trend(report.load_runs(sweep))
         assert trend.slope_interval.excludes_zero()

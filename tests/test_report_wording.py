@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import BarContainer
-from test_report import RUN_NAMES, add_seed, as_cifar10, edit_summary, set_correct, set_times, under_blog_conditions
+from test_report import (
+    RUN_NAMES,
+    VARIANTS,
+    add_seed,
+    as_cifar10,
+    edit_summary,
+    on_gpu,
+    set_correct,
+    set_times,
+    under_blog_conditions,
+    variant_run,
+)
 
 from archcompare import report
 from archcompare.paths import ROOT
@@ -82,9 +92,8 @@ def test_an_ensemble_worse_than_its_best_member_is_said_to_be_worse(profile):
 # --- 1. temperature scaling that hurts is said to hurt -------------------------------------------
 
 
-def test_temperature_scaling_that_lowers_no_score_is_said_not_to_help_with_the_fold_temperatures():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
-    scores = report.seed_ensembles(runs)
+def test_temperature_scaling_that_lowers_no_score_is_said_not_to_help_with_the_fold_temperatures(quick_scores):
+    scores = quick_scores
     text = report.ensembles_markdown(scores, None)
     resnet = text.splitlines()[0]
     # quick's ResNet-50: NLL 1.693 -> 1.696 for one model, 1.630 -> 1.634 for the three-seed ensemble, each within
@@ -196,10 +205,7 @@ def test_the_blog_timing_is_judged_on_the_runs_and_on_the_bench_timed_as_its_loo
 
     (Runs with captured steps are no verdict on the blog's claim: tests/test_report_review.py.)"""
     under_blog_conditions(profile)
-    for name in RUN_NAMES:
-        edit_summary(
-            profile / "runs" / name, env={"device": "cuda", "device_name": "NVIDIA H200", "step_mode": "eager"}
-        )
+    on_gpu(profile)  # an H200, eager steps
     set_times(profile, 0, 10.0, 13.0)
     set_times(profile, 1, 10.0, 13.1)
     bench = profile.parent / "bench"
@@ -284,9 +290,7 @@ def test_cardinality_complexity_is_rounded_to_what_it_is(tmp_path, tiny_runs):
         ("resnext50_2x40d", 1_010_000, 1_020_000),
         ("resnext50_32x4d", 1_025_000, 1_045_000),
     ):
-        target = profile / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, params=params, macs=macs, config={"arch": arch})
+        variant_run(tiny_runs, profile, arch, params=params, macs=macs)
     runs = report.load_runs(profile)
     trend = report.cardinality_trend(runs)
     text = report.cardinality_markdown(trend)
@@ -301,10 +305,8 @@ def test_cardinality_complexity_is_rounded_to_what_it_is(tmp_path, tiny_runs):
 
 def test_the_per_class_legend_hides_no_bar(tmp_path, tiny_runs):
     profile = tmp_path / "outputs" / "five"
-    for arch in ("resnet50", "resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d"):
-        target = profile / "runs" / f"{arch}-seed0"
-        shutil.copytree(tiny_runs / "resnet50-seed0", target, ignore=shutil.ignore_patterns("checkpoint.pt"))
-        edit_summary(target, arch=arch, config={"arch": arch}, per_class_acc=[0.9, 0.95, 0.92])
+    for arch in VARIANTS:
+        variant_run(tiny_runs, profile, arch, per_class_acc=[0.9, 0.95, 0.92])
     figure = report.plot_per_class_accuracy(report.load_runs(profile))
     renderer = FigureCanvasAgg(figure).get_renderer()
     figure.draw(renderer)
@@ -377,8 +379,8 @@ def test_readme_states_no_measured_time_outside_its_generated_blocks():
     assert "timings" in blocks and readme_block_pattern("timings").search(readme).group(2) == blocks["timings"]
 
 
-def test_readme_timings_are_the_runs_wall_times():
-    runs = report.load_runs(ROOT / "outputs" / "quick")
+def test_readme_timings_are_the_runs_wall_times(quick):
+    runs = quick
     text = report.readme_timings(runs)
     minutes = {run.label: run.record.timing.wall_seconds / 60 for run in runs.complete}
     total = sum(minutes.values())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import bench_row
 from processes import ROOT, make
 
 
@@ -74,11 +75,10 @@ def test_a_cpu_bench_has_no_step_mode_rows_and_a_sessions_rows_merge_into_the_pu
         shutil.copy(ROOT / "outputs" / "bench" / name, published / name)
     loops_table = (published / "bench-cuda.md").read_text()
 
-    def row(arch, mode, rate, device_name="NVIDIA H200"):
-        return dict(
-            condition=BLOG_CONDITION, arch=arch, mode=mode, images_per_second=rate, samples=[rate], setup_seconds=1.0,
-            batch_size=32, precision="fp32", channels_last=False, device="cuda", device_name=device_name,
-            torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=1), created="2026-12-01T00:00:00+00:00",
+    def row(arch, mode, rate, device_name="NVIDIA H200"):  # one timed sample
+        return bench_row(
+            condition=BLOG_CONDITION, arch=arch, mode=mode, images_per_second=rate, samples=[rate],
+            device_name=device_name, measure=dict(warmup_steps=10, seconds=2.0, repeats=1),
         )  # fmt: skip
 
     rows = tmp_path / "bench-cuda.rows.partial"

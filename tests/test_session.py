@@ -13,7 +13,8 @@ import sys
 import time
 
 import pytest
-from processes import ROOT
+from conftest import bench_row
+from processes import ROOT, hold
 
 from archcompare.paths import outputs_dir
 from archcompare.pipeline.session import (
@@ -43,19 +44,16 @@ TINY_ARCHITECTURES = "resnet50, resnext50_32x4d, resnet18"
 
 
 @pytest.fixture
-def session(tmp_path, tiny_runs, monkeypatch):
-    """The tiny runs (two seeds of two architectures, 2 epochs) committed under a profile with a third seed."""
+def session(tmp_path, tiny_runs, profile, monkeypatch):
+    """The tiny runs (two seeds of two architectures, 2 epochs; conftest's copy, in tmp_path/outputs/tiny) committed
+    under a profile with a third seed."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "tiny.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=2))
     (profiles / "tiny-long.yaml").write_text(TINY.format(architectures=TINY_ARCHITECTURES, epochs=6))
-    outputs = tmp_path / "outputs"
-    shutil.copytree(tiny_runs, outputs / "tiny" / "runs", ignore=shutil.ignore_patterns("checkpoint.pt"))
     monkeypatch.setenv("ARCHCOMPARE_PROFILES", str(profiles))
-    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(outputs))
-    records = {
-        path.parent.name: json.loads(path.read_text()) for path in (outputs / "tiny" / "runs").glob("*/summary.json")
-    }
+    monkeypatch.setenv("ARCHCOMPARE_OUTPUTS", str(profile.parent))
+    records = {path.parent.name: json.loads(path.read_text()) for path in (profile / "runs").glob("*/summary.json")}
     device = next(iter(records.values()))["env"]["device_name"]
     return f"imagefolder:{tiny_runs.parent / 'images'}", device, records
 
@@ -381,17 +379,6 @@ def seed2_members(runs) -> dict[str, bytes]:
     return {f"tiny/runs/resnet50-seed2/{name}": data for name, data in files.items()}
 
 
-def bench_row(**changes) -> dict:
-    """A step-mode row as `bench --session` writes it (bench_steps._bench_step_mode), with ``changes``."""
-    row = dict(
-        condition="blog (fp32, batch 32, default layout)", arch="resnet50", mode="eager", images_per_second=1400.0,
-        samples=[1390.0, 1400.0, 1410.0], setup_seconds=1.0, batch_size=32, precision="fp32", channels_last=False,
-        device="cuda", device_name="NVIDIA H200", torch="2.11.0", measure=dict(warmup_steps=10, seconds=2.0, repeats=3),
-        created="2026-12-01T00:00:00+00:00",
-    )  # fmt: skip
-    return {**row, **changes}
-
-
 def penalty_summary(fingerprint: str = "71e1cb81bb756883") -> dict:
     from archcompare.data_penalty import summarise
 
@@ -600,8 +587,6 @@ def test_unpack_writes_only_its_runs_and_leaves_a_different_complete_run_alone_u
 
 
 def test_unpack_writes_a_run_only_while_no_other_process_is_in_it(session, tmp_path):
-    from test_locks import hold
-
     from archcompare.pipeline.unpack import unpack
 
     runs = tmp_path / "outputs" / "tiny" / "runs"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 import torch
 from conftest import COLOURS, make_imagefolder, tiny_config
 from PIL import Image
-from processes import ROOT
+from processes import ROOT, learning_history
 
 from archcompare.data import stream
 from archcompare.data.augment import IMAGENET_CROP, imagenet_geometry
@@ -23,7 +22,8 @@ from archcompare.training import train
 from archcompare.training.evaluate import evaluation_batches
 from archcompare.training.run import epoch_batches, prepare_run
 
-LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_ce", "train_acc", "test_loss", "test_acc")
+# What a streamed run must reproduce of the memory run's history: every column but the timings.
+COMPARED_COLUMNS = ("epoch", "lr", "train_loss", "train_ce", "train_acc", "test_loss", "test_acc")
 quiet = dict(progress="none", log=lambda message: None)
 
 
@@ -37,11 +37,6 @@ def jpeg_folder(tmp_path_factory):
 def small_jpegs(tmp_path_factory):
     """32-pixel JPEGs: a run over them takes seconds."""
     return make_imagefolder(tmp_path_factory.mktemp("jpeg32"), 8, 4, size=(32, 32), suffix=".jpg")
-
-
-def history(directory):
-    with open(directory / "history.csv") as f:
-        return [{k: row[k] for k in LEARNING_COLUMNS} for row in csv.DictReader(f)]
 
 
 @pytest.mark.parametrize("recipe", ["none", "standard"])
@@ -120,7 +115,7 @@ def test_a_streamed_run_killed_inside_an_epoch_resumes_to_the_memory_runs_histor
     messages = []
     record = train(streamed, progress="none", log=messages.append, checkpoint_every=2)
     assert any("resuming" in m and "step " in m for m in messages), messages
-    assert history(tmp_path / "s") == history(tmp_path / "m")
+    assert learning_history(tmp_path / "s", COMPARED_COLUMNS) == learning_history(tmp_path / "m", COMPARED_COLUMNS)
     assert record.env.loader == "stream"
     saved = np.load(tmp_path / "s" / "predictions.npz")["probabilities"]
     assert np.array_equal(saved, np.load(tmp_path / "m" / "predictions.npz")["probabilities"])

@@ -1,4 +1,3 @@
-import csv
 import json
 import math
 
@@ -6,19 +5,14 @@ import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
+from processes import learning_history
 
 from archcompare.config import RunConfig
 from archcompare.errors import CheckpointError, ConfigError, NonFiniteLossError, TrainingError
 from archcompare.record import SCHEMA_VERSION, read_record
 from archcompare.training import lr_factor, train
 
-LEARNING_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc")
 quiet = dict(progress="none", log=lambda message: None)
-
-
-def read_history(run_dir):
-    with open(run_dir / "history.csv") as f:
-        return [{k: row[k] for k in LEARNING_COLUMNS} for row in csv.DictReader(f)]
 
 
 def small_config(folder, tmp, **overrides):
@@ -168,7 +162,7 @@ def test_training_learns_a_separable_problem_and_writes_a_complete_run_directory
     config = tiny_config(separable_folder, tmp_path, epochs=3, lr=0.02)
     record = train(config, **quiet)
     run_dir = tmp_path / "run"
-    history = read_history(run_dir)
+    history = learning_history(run_dir)
     assert float(history[-1]["train_acc"]) >= 0.9 and record.test_acc >= 0.9  # three classes: chance is 1/3
     assert float(history[-1]["train_loss"]) < float(history[0]["train_loss"])
     assert [int(row["epoch"]) for row in history] == [1, 2, 3]
@@ -204,8 +198,7 @@ def test_history_logs_plain_cross_entropy_beside_the_smoothed_objective_and_epoc
     tmp_path, separable_folder
 ):
     record = train(tiny_config(separable_folder, tmp_path, epochs=1, label_smoothing=0.2), **quiet)
-    with open(tmp_path / "run" / "history.csv") as f:
-        (row,) = list(csv.DictReader(f))
+    (row,) = learning_history(tmp_path / "run", columns=None)
     # With label smoothing the objective is not the cross-entropy that test_loss reports; both are logged.
     assert math.isfinite(float(row["train_ce"])) and float(row["train_ce"]) != float(row["train_loss"])
     train_images = len(list((separable_folder / "train").rglob("*.png")))
@@ -228,8 +221,8 @@ def test_same_seed_gives_identical_histories_and_another_seed_does_not(tmp_path,
     train(a, **quiet)
     train(a.replace(output_dir=str(tmp_path / "b")), **quiet)
     train(a.replace(output_dir=str(tmp_path / "c"), seed=1), **quiet)
-    assert read_history(tmp_path / "a") == read_history(tmp_path / "b")
-    assert read_history(tmp_path / "a") != read_history(tmp_path / "c")
+    assert learning_history(tmp_path / "a") == learning_history(tmp_path / "b")
+    assert learning_history(tmp_path / "a") != learning_history(tmp_path / "c")
 
 
 def test_the_seed_draws_each_epochs_order_and_augmentation(tmp_path, separable_folder):
@@ -258,11 +251,11 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, separable_folder, sto
     with pytest.raises(KeyboardInterrupt):
         train(interrupted, progress="lines", log=StopAfterEpoch(stop_after))
     assert not (tmp_path / "interrupted" / "summary.json").exists()
-    assert len(read_history(tmp_path / "interrupted")) == stop_after
+    assert len(learning_history(tmp_path / "interrupted")) == stop_after
     messages = []
     train(interrupted, progress="none", log=messages.append)
     assert any("resuming" in m and f"after epoch {stop_after}" in m for m in messages)
-    assert read_history(tmp_path / "interrupted") == read_history(tmp_path / "whole")
+    assert learning_history(tmp_path / "interrupted") == learning_history(tmp_path / "whole")
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder):
@@ -274,7 +267,7 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, separable_folder)
     assert any("other settings (lr)" in m for m in messages)
     # Not resumed: no epoch of the lr=0.05 run is kept; both epochs were trained at the new rate.
     assert not any("resuming" in m for m in messages), messages
-    rows = read_history(tmp_path / "run")
+    rows = learning_history(tmp_path / "run")
     assert [row["epoch"] for row in rows] == ["1", "2"] and all(float(row["lr"]) <= 0.01 for row in rows), rows
 
 
@@ -341,7 +334,7 @@ def test_bf16_is_used_and_tracks_fp32(tmp_path, separable_folder):
         finally:
             hook.remove()
         classifier_dtypes[precision] = seen
-        losses[precision] = [float(row["train_loss"]) for row in read_history(tmp_path / precision)]
+        losses[precision] = [float(row["train_loss"]) for row in learning_history(tmp_path / precision)]
     # The classifier really computes in the precision asked for (the MAC count runs outside autocast) ...
     assert classifier_dtypes["fp32"] == {torch.float32} and torch.bfloat16 in classifier_dtypes["bf16"]
     assert losses["bf16"] != losses["fp32"]
@@ -370,7 +363,7 @@ def test_the_headline_is_the_final_epoch_even_when_an_earlier_epoch_was_better(t
     torch.save(state, checkpoint)
     record = train(config, **quiet)  # resumes after the last epoch and writes the record
     assert record.best_test_acc == 1.01 and record.best_epoch == 1
-    final = read_history(tmp_path / "run")[-1]
+    final = learning_history(tmp_path / "run")[-1]
     assert record.test_acc == pytest.approx(float(final["test_acc"])) and record.test_acc < 1.01
     with np.load(tmp_path / "run" / "predictions.npz") as predictions:
         saved = (predictions["probabilities"].argmax(1) == predictions["labels"]).mean()
@@ -459,7 +452,7 @@ def test_without_epoch_checkpoints_a_run_computes_the_same_writes_none_and_says_
     messages = []
     train(without, progress="none", log=messages.append)
     assert not (tmp_path / "without" / "checkpoint.pt").exists()
-    assert read_history(tmp_path / "without") == read_history(tmp_path / "run")
+    assert learning_history(tmp_path / "without") == learning_history(tmp_path / "run")
     assert any("no checkpoints (ARCHCOMPARE_EPOCH_CHECKPOINTS=0)" in message for message in messages)
     with pytest.raises(KeyboardInterrupt):
         train(config.replace(output_dir=str(tmp_path / "stopped")), progress="lines", log=StopAfterEpoch(1))
