@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 
 import pytest
@@ -322,6 +323,28 @@ def test_start_and_collect_exit_non_zero_when_an_item_failed_or_the_queue_died(t
     assert collected.stderr == "error: the queue's process ended without finishing; what finished is packed\n"
 
 
+def test_collect_packs_only_runs_with_every_file_that_unpack_takes(tmp_path):
+    """unpack refuses a whole archive for one incomplete run, so pack leaves such a run out: before, a run without
+    its notebook went into results.tgz, and every run of the session came back refused."""
+    from archcompare.pipeline.plan import RUN_FILES
+
+    env = queue_job(tmp_path, "tiny:resnet50-seed0 exit 0 at 10:00:00\nall done at 10:01:00\n")
+    runs = tmp_path / "job" / "outputs" / "tiny" / "runs"
+    present = {
+        "resnet50-seed0": RUN_FILES,  # complete
+        "resnet50-seed1": [name for name in RUN_FILES if name != "train.ipynb"],  # no notebook
+        "resnext50_32x4d-seed0": [*RUN_FILES, ".train.partial.ipynb"],  # papermill still writing it
+    }
+    for run, names in present.items():
+        (runs / run).mkdir(parents=True)
+        for name in names:
+            (runs / run / name).write_text("{}\n")
+    collected = session_script("collect", env=env)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    with tarfile.open(tmp_path / "out" / "results.tgz") as archive:
+        assert sorted(archive.getnames()) == sorted(f"tiny/runs/resnet50-seed0/{name}" for name in RUN_FILES)
+
+
 def test_a_queue_that_died_without_finishing_does_not_block_a_new_start(tmp_path):
     """A queue that still runs blocks start (call collect); one whose process is gone does not, or that machine could
     never start a queue again. (The start then goes on to the data, which this test does not give it.)"""
@@ -347,7 +370,6 @@ def test_a_queue_that_died_without_finishing_does_not_block_a_new_start(tmp_path
 
 def results_archive(path, members: dict[str, bytes], link: str | None = None):
     import io
-    import tarfile
 
     with tarfile.open(path, "w:gz") as archive:
         for name, data in members.items():
@@ -670,7 +692,6 @@ def test_a_gpu_session_rehearsed_on_the_cpu_start_collect_unpack(tmp_path):
     (job / "outputs" / "tiny" / "runs" / "resnet18-seed1" / "history.csv").write_text("epoch\n")
     collected = session_script("collect", env=env)
     assert collected.returncode == 0 and "all done" in collected.stdout, collected.stdout + collected.stderr
-    import tarfile
 
     with tarfile.open(back / "results.tgz") as archive:
         assert sorted(archive.getnames()) == sorted(
