@@ -141,13 +141,14 @@ def tiny_config(folder: Path, tmp: Path, **overrides) -> RunConfig:
 
 
 @pytest.fixture(scope="session")
-def tiny_runs(tmp_path_factory, worker_id) -> Path:
+def tiny_runs(tmp_path_factory) -> Path:
     """Real runs of both headline architectures, two seeds each, on 8x8 images: a runs directory.
 
     Trained once per `make test`: under pytest-xdist the first worker that needs them trains them into
     the session's common folder while the others wait on a lock (the recipe in xdist's documentation).
     """
-    if worker_id == "master":  # pytest without workers
+    # xdist names its workers in the environment; without workers (-n 0, -p no:xdist) there is none.
+    if "PYTEST_XDIST_WORKER" not in os.environ:
         return _train_tiny_runs(tmp_path_factory.mktemp("tiny-runs"))
     from filelock import FileLock
 
